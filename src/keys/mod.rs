@@ -1,0 +1,239 @@
+//! RSA keys: loading the client's private key in the formats people have, making new ones,
+//! and writing key files safely.
+
+pub mod jwks;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+
+/// The smallest RSA modulus SMART Backend Services (and oemr-doctor) accept.
+pub const MIN_BITS: usize = 2048;
+
+/// Why a private key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} is encrypted; give an unencrypted key (openssl pkcs8 -topk8 -nocrypt -in KEY)")]
+    Encrypted(PathBuf),
+    #[error("{0} holds a public key; check needs the private key that signs assertions")]
+    PublicNotPrivate(PathBuf),
+    #[error("{path} holds a {kind} key; OpenEMR only accepts RSA keys (RS384)")]
+    NotRsa { path: PathBuf, kind: String },
+    #[error("{0} is not a PEM file (no -----BEGIN ... PRIVATE KEY----- block)")]
+    NotPem(PathBuf),
+    #[error("{path} has a {format} block that does not decode: {detail}")]
+    Malformed {
+        path: PathBuf,
+        format: &'static str,
+        detail: String,
+    },
+    #[error("the key is {bits} bits; use at least {MIN_BITS} (oemr-doctor keygen makes one)")]
+    TooSmall { bits: usize },
+}
+
+/// A loaded RSA private key and the facts the probe reports about it.
+pub struct PrivateKey {
+    key: RsaPrivateKey,
+    /// Which PEM format the file held.
+    pub format: &'static str,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material, not even in debug output.
+        write!(f, "PrivateKey({} bits, {})", self.bits(), self.format)
+    }
+}
+
+impl PrivateKey {
+    /// Reads a PKCS#8 or PKCS#1 PEM private key, naming what is wrong with any other file.
+    pub fn load(path: &Path) -> Result<PrivateKey, KeyError> {
+        let read = |source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = fs::read(path).map_err(read)?;
+        let text = String::from_utf8_lossy(&text);
+        PrivateKey::from_pem(&text, path)
+    }
+
+    /// Parses PEM text; `path` only names the source in errors.
+    pub fn from_pem(text: &str, path: &Path) -> Result<PrivateKey, KeyError> {
+        let p = path.to_path_buf();
+        let malformed = |format, e: &dyn std::fmt::Display| KeyError::Malformed {
+            path: path.to_path_buf(),
+            format,
+            detail: e.to_string(),
+        };
+        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(KeyError::Encrypted(p));
+        }
+        if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            let key = RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| malformed("PKCS#1", &e))?;
+            return Ok(PrivateKey {
+                key,
+                format: "PKCS#1",
+            });
+        }
+        if text.contains("-----BEGIN PRIVATE KEY-----") {
+            return match RsaPrivateKey::from_pkcs8_pem(text) {
+                Ok(key) => Ok(PrivateKey {
+                    key,
+                    format: "PKCS#8",
+                }),
+                Err(e) => match pkcs8_algorithm(text) {
+                    Some(kind) if kind != "RSA" => Err(KeyError::NotRsa { path: p, kind }),
+                    _ => Err(malformed("PKCS#8", &e)),
+                },
+            };
+        }
+        Err(classify_other_pem(text, p))
+    }
+
+    /// Makes a new key of `bits` bits (2048, 3072 or 4096).
+    pub fn generate(bits: usize) -> Result<PrivateKey, KeyError> {
+        if bits < MIN_BITS {
+            return Err(KeyError::TooSmall { bits });
+        }
+        let key =
+            RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).map_err(|e| KeyError::Malformed {
+                path: PathBuf::new(),
+                format: "generated",
+                detail: e.to_string(),
+            })?;
+        Ok(PrivateKey {
+            key,
+            format: "PKCS#8",
+        })
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.key.size() * 8
+    }
+
+    /// Refuses keys under [`MIN_BITS`].
+    pub fn require_min_bits(&self) -> Result<(), KeyError> {
+        if self.bits() < MIN_BITS {
+            return Err(KeyError::TooSmall { bits: self.bits() });
+        }
+        Ok(())
+    }
+
+    /// The public half.
+    pub fn public(&self) -> RsaPublicKey {
+        self.key.to_public_key()
+    }
+
+    /// The key as a signing key for RS384 assertions.
+    pub fn encoding_key(&self) -> jsonwebtoken::EncodingKey {
+        let pem = self.pkcs8_pem();
+        jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            .expect("a PKCS#8 PEM written by the rsa crate always loads")
+    }
+
+    /// PKCS#8 PEM of the private key. Secret: only ever written to a 0600 file.
+    pub fn pkcs8_pem(&self) -> String {
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("encoding an in-memory RSA key cannot fail")
+            .to_string()
+    }
+
+    /// SubjectPublicKeyInfo PEM of the public key.
+    pub fn public_pem(&self) -> String {
+        self.public()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("encoding an in-memory RSA key cannot fail")
+    }
+}
+
+/// The key algorithm named inside a PKCS#8 block, when the block decodes that far.
+fn pkcs8_algorithm(text: &str) -> Option<String> {
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(text).ok()?;
+    let info = rsa::pkcs8::PrivateKeyInfo::try_from(doc.as_bytes()).ok()?;
+    Some(match info.algorithm.oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "RSA".to_string(),
+        "1.2.840.10045.2.1" => "EC".to_string(),
+        "1.3.101.112" => "Ed25519".to_string(),
+        other => format!("non-RSA (algorithm {other})"),
+    })
+}
+
+fn classify_other_pem(text: &str, p: PathBuf) -> KeyError {
+    if text.contains("-----BEGIN EC PRIVATE KEY-----") {
+        return KeyError::NotRsa {
+            path: p,
+            kind: "EC".into(),
+        };
+    }
+    if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return KeyError::NotRsa {
+            path: p,
+            kind: "OpenSSH-format".into(),
+        };
+    }
+    if text.contains("PUBLIC KEY-----") || text.contains("-----BEGIN CERTIFICATE-----") {
+        return KeyError::PublicNotPrivate(p);
+    }
+    KeyError::NotPem(p)
+}
+
+/// Writes `contents` to `path` atomically, as mode 0600, refusing to replace an existing file
+/// unless `overwrite`.
+pub fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // tempfile creates the file 0600, so secrets are never readable by others, not even briefly.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_and_public_keys_are_named() {
+        let p = Path::new("k.pem");
+        let enc =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
+        assert!(matches!(
+            PrivateKey::from_pem(enc, p),
+            Err(KeyError::Encrypted(_))
+        ));
+        let public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
+        assert!(matches!(
+            PrivateKey::from_pem(public, p),
+            Err(KeyError::PublicNotPrivate(_))
+        ));
+        assert!(matches!(
+            PrivateKey::from_pem("hello", p),
+            Err(KeyError::NotPem(_))
+        ));
+        let bad = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----";
+        assert!(matches!(
+            PrivateKey::from_pem(bad, p),
+            Err(KeyError::Malformed { .. })
+        ));
+    }
+}

@@ -1,0 +1,85 @@
+//! What every integration test shares: a scratch MariaDB database per test, and the binary.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use oemr_doctor::db::{Database, DbSource, MIGRATOR};
+use sqlx::mysql::MySqlPool;
+use sqlx::Executor;
+
+/// The MariaDB server the tests use (an account allowed to create databases), without a
+/// database name; `tests/setup-mariadb.sh` creates it.
+pub fn server_url() -> String {
+    std::env::var("OEMR_DOCTOR_TEST_DB")
+        .unwrap_or_else(|_| "mysql://oemr_doctor:oemr_doctor@127.0.0.1:3306".to_string())
+}
+
+/// A database of its own for one test, with OpenEMR's tables, dropped when the test ends.
+pub struct TestDb {
+    /// The database's name.
+    pub name: String,
+    /// A URL naming it.
+    pub url: String,
+    /// A pool on it, for setting up rows and reading them back.
+    pub pool: MySqlPool,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    /// Creates the database and its tables.
+    pub async fn new() -> TestDb {
+        let name = format!(
+            "oemrdoc_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            rand_suffix()
+        );
+        let admin = MySqlPool::connect(&server_url())
+            .await
+            .expect("the test MariaDB is reachable (run tests/setup-mariadb.sh)");
+        admin
+            .execute(format!("CREATE DATABASE `{name}`").as_str())
+            .await
+            .unwrap();
+        admin.close().await;
+        let url = format!("{}/{name}", server_url());
+        let pool = MySqlPool::connect(&url).await.unwrap();
+        MIGRATOR.run(&pool).await.expect("migrations apply");
+        TestDb { name, url, pool }
+    }
+
+    /// The same database through oemr-doctor's own layer.
+    pub async fn database(&self) -> Database {
+        DbSource::Url(self.url.clone()).connect().await.unwrap()
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        % 100_000
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, so the clean-up gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = MySqlPool::connect(&server_url()).await {
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -32,16 +32,8 @@ pub fn run(args: &KeygenArgs) -> Outcome {
         refuse_existing(&paths)?;
     }
 
-    tracing::info!(bits = args.bits, "generating RSA key");
-    let key = PrivateKey::generate(args.bits).map_err(Failure::runtime)?;
-    let jwk = public_jwk(&key.public());
-    let jwks = Jwks {
-        keys: vec![jwk.clone()],
-    };
-    paths
-        .write(&key, &jwks, args.force)
-        .map_err(Failure::runtime)?;
-
+    let (_, jwks) = generate_into(&paths, args.bits, args.force).map_err(Failure::runtime)?;
+    let jwk = &jwks.keys[0];
     let kid = jwk.kid().unwrap_or_default().to_string();
     print!(
         "{}",
@@ -57,15 +49,32 @@ pub fn run(args: &KeygenArgs) -> Outcome {
     Ok(0)
 }
 
+/// Makes a key of `bits` bits and writes the three files; the demo uses it too.
+pub fn generate_into(
+    paths: &KeyPaths,
+    bits: usize,
+    overwrite: bool,
+) -> anyhow::Result<(PrivateKey, Jwks)> {
+    tracing::info!(bits, "generating RSA key");
+    let key = PrivateKey::generate(bits)?;
+    let jwks = Jwks { keys: vec![public_jwk(&key.public())] };
+    paths.write(&key, &jwks, overwrite)?;
+    Ok((key, jwks))
+}
+
 /// The three files keygen writes.
-struct KeyPaths {
-    private: PathBuf,
-    public: PathBuf,
-    jwks: PathBuf,
+pub struct KeyPaths {
+    /// The private key, PKCS#8 PEM, mode 0600.
+    pub private: PathBuf,
+    /// The public key, SubjectPublicKeyInfo PEM.
+    pub public: PathBuf,
+    /// The JWKS to register.
+    pub jwks: PathBuf,
 }
 
 impl KeyPaths {
-    fn new(dir: &Path) -> KeyPaths {
+    /// The file names inside `dir`.
+    pub fn new(dir: &Path) -> KeyPaths {
         KeyPaths {
             private: dir.join(PRIVATE_KEY_FILE),
             public: dir.join(PUBLIC_KEY_FILE),

@@ -1,3 +1,4 @@
 //! The one integration-test binary: real processes, a real MariaDB, the sandbox on 127.0.0.1.
 
 mod support;
+mod conformance;

@@ -1,4 +1,5 @@
 //! The one integration-test binary: real processes, a real MariaDB, the sandbox on 127.0.0.1.
 
-mod support;
 mod conformance;
+mod sandbox;
+mod support;

@@ -31,7 +31,9 @@ pub fn differences(recorded: &Value, answer: &Answer) -> Vec<String> {
     let want_type = main_type(recorded["content_type"].as_str().unwrap_or(""));
     let got_type = main_type(&answer.content_type);
     if want_type != got_type {
-        found.push(format!("content type {got_type:?} instead of {want_type:?}"));
+        found.push(format!(
+            "content type {got_type:?} instead of {want_type:?}"
+        ));
     }
     let challenge = recorded["www_authenticate"].as_str();
     if challenge != answer.www_authenticate.as_deref() {
@@ -70,7 +72,9 @@ fn body_differences(recorded: &Value, body: &str) -> Vec<String> {
             Ok(Value::Array(got)) if got.is_empty() == want.is_empty() => Vec::new(),
             _ => vec![format!("body is not a like JSON list: {}", preview(body))],
         },
-        other => vec![format!("recorded body {other} is not handled by the comparison")],
+        other => vec![format!(
+            "recorded body {other} is not handled by the comparison"
+        )],
     }
 }
 

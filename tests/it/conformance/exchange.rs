@@ -110,10 +110,7 @@ async fn fill_authorization(
         }
         other => (other.to_string(), None),
     };
-    headers.insert(
-        "Authorization".into(),
-        format!("{prefix} {filled}").into(),
-    );
+    headers.insert("Authorization".into(), format!("{prefix} {filled}").into());
     Ok(jti)
 }
 
@@ -121,14 +118,23 @@ async fn fill_authorization(
 async fn obtain(f: &Fixture, scope: Option<&str>) -> Result<(String, Option<String>), String> {
     let mut form = vec![
         ("grant_type", "client_credentials".to_string()),
-        ("client_assertion_type", oemr_doctor::openemr::JWT_BEARER.to_string()),
+        (
+            "client_assertion_type",
+            oemr_doctor::openemr::JWT_BEARER.to_string(),
+        ),
         ("client_assertion", jwt::standard(f, &f.clients[0])),
     ];
     if let Some(scope) = scope {
         form.push(("scope", scope.to_string()));
     }
     let url = format!("{}/oauth2/default/token", f.sandbox.base_url());
-    let response = f.http.post(url).form(&form).send().await.map_err(|e| e.to_string())?;
+    let response = f
+        .http
+        .post(url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let body: Value = response.json().await.map_err(|e| e.to_string())?;
     let token = body["access_token"]
         .as_str()
@@ -162,15 +168,19 @@ async fn send(
     headers: &Map<String, Value>,
 ) -> Result<Answer, String> {
     let method: reqwest::Method = request["method"].as_str().unwrap_or("GET").parse().unwrap();
-    let url = format!("{}{}", f.sandbox.site_addr(), request["path"].as_str().unwrap());
+    let url = format!(
+        "{}{}",
+        f.sandbox.site_addr(),
+        request["path"].as_str().unwrap()
+    );
     let mut builder = f.http.request(method, url);
     if let Some(query) = request["query"].as_object() {
         builder = builder.query(&fields(f, query));
     }
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-        let value = HeaderValue::from_str(value.as_str().unwrap_or_default())
-            .map_err(|e| e.to_string())?;
+        let value =
+            HeaderValue::from_str(value.as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
         builder = builder.header(name, value);
     }
     if let Some(body) = body(f, request) {

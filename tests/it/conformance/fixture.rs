@@ -50,7 +50,11 @@ impl Keys {
 
     /// The modulus of a named RSA key, for the `<n:…>` placeholders.
     pub fn modulus(&self, name: &str) -> String {
-        let key = if name == "other" { &self.other } else { &self.ours };
+        let key = if name == "other" {
+            &self.other
+        } else {
+            &self.ours
+        };
         components(&key.public()).0
     }
 
@@ -121,7 +125,11 @@ impl Fixture {
             (&self.clients[0], ours.clone(), BASELINE_SCOPE),
             (&self.clients[1], self.keys.jwks(&["other"]), BASELINE_SCOPE),
             (&self.clients[2], double, BASELINE_SCOPE),
-            (&self.clients[3], ours, "openid api:fhir system/Patient.read"),
+            (
+                &self.clients[3],
+                ours,
+                "openid api:fhir system/Patient.read",
+            ),
         ];
         for (id, jwks, scope) in rows {
             sqlx::query(
@@ -209,7 +217,11 @@ async fn serve_jwks(keys: &Keys) -> SocketAddr {
         )
         .route(
             "/page.html",
-            get(text(StatusCode::OK, "text/html", "<html><body>hi</body></html>".into())),
+            get(text(
+                StatusCode::OK,
+                "text/html",
+                "<html><body>hi</body></html>".into(),
+            )),
         )
         .route(
             "/bare.json",
@@ -221,7 +233,10 @@ async fn serve_jwks(keys: &Keys) -> SocketAddr {
         )
         .route(
             "/missing-json.json",
-            get(json(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.into())),
+            get(json(
+                StatusCode::NOT_FOUND,
+                r#"{"error":"not found"}"#.into(),
+            )),
         )
         .route(
             "/good-but-500.json",
@@ -231,7 +246,10 @@ async fn serve_jwks(keys: &Keys) -> SocketAddr {
             "/other-then-ours.json",
             get(json(StatusCode::OK, keys.jwks(&["other", "ours"]))),
         )
-        .route("/other.json", get(json(StatusCode::OK, keys.jwks(&["other"]))));
+        .route(
+            "/other.json",
+            get(json(StatusCode::OK, keys.jwks(&["other"]))),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -118,7 +118,7 @@ impl Sandbox {
             .with_context(|| format!("the sandbox cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
         let (shutdown, task) = serve(listener, router(shared));
-        tracing::info!(%addr, webroot = %webroot, "OpenEMR sandbox (emulator, not OpenEMR) listening");
+        tracing::info!(%addr, %webroot, "OpenEMR sandbox (an emulator, not OpenEMR) listening");
         Ok(Sandbox {
             addr,
             webroot,

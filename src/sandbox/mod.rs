@@ -1,2 +1,258 @@
-//! An emulator of OpenEMR's OAuth2 and FHIR Patient endpoints (family F1, 6.1.0 to 7.0.3),
-//! for development and tests. It is not OpenEMR and holds no real data.
+//! The OpenEMR sandbox: an emulator of OpenEMR's OAuth2 and FHIR Patient endpoints as family F1
+//! (OpenEMR 6.1.0 to 7.0.3) answers them, for development and tests.
+//!
+//! It is **not OpenEMR** and holds no real data: it serves one seeded test patient from a scratch
+//! database, on the loopback interface only. It reproduces what a real F1 server answers to a
+//! SMART Backend Services (client_credentials) client, including its quirks and its unhelpful
+//! error answers, so that oemr-doctor can be developed and tested without a PHP stack. The
+//! recorded exchanges in `shared/openemr/f1-transcripts.jsonl` are replayed against it by the
+//! conformance test; `CONFORMANCE.md` beside this file lists what it does not reproduce.
+//!
+//! Like OpenEMR it reads the globals and the client rows from the database on every request,
+//! so a change to a row takes effect on the next request, without a restart.
+
+mod assertion;
+mod bearer;
+mod context;
+mod discovery;
+mod fhir;
+mod form;
+mod issue;
+mod keyset;
+mod patient;
+mod reply;
+mod seed;
+mod store;
+mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::db::{DbSource, Database};
+use crate::keys::PrivateKey;
+
+pub use seed::{prepare_database, set_global, SEEDED_PATIENT_UUID};
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The scratch database holding OpenEMR's tables (see [`prepare_database`]).
+    pub db: DbSource,
+    /// Where to listen; must be a loopback address (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// The site ids that exist, as `sites/<id>` directories would on a real install.
+    pub sites: Vec<String>,
+    /// The web root OpenEMR is served under: `""` or a path such as `/openemr`.
+    pub webroot: String,
+}
+
+impl SandboxConfig {
+    /// A config for one `default` site at the root of `bind`.
+    pub fn new(db: DbSource, bind: SocketAddr) -> SandboxConfig {
+        SandboxConfig {
+            db,
+            bind,
+            sites: vec!["default".to_string()],
+            webroot: String::new(),
+        }
+    }
+}
+
+/// What every request handler shares.
+struct Shared {
+    db: Database,
+    sites: Vec<String>,
+    webroot: String,
+    /// The server's own signing key (OpenEMR's `oaprivate.key`), made at start.
+    server_key: PrivateKey,
+    /// Fetches client `jwks_uri`s, anew on every token request as F1 does.
+    http: reqwest::Client,
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    addr: SocketAddr,
+    webroot: String,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Checks the config, connects to the database, makes the server key, binds and starts
+    /// serving in the background; returns as soon as the socket listens.
+    pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        let webroot = check_config(&config)?;
+        let db = config
+            .db
+            .connect()
+            .await
+            .context("the sandbox cannot open its database")?;
+        let server_key = tokio::task::spawn_blocking(|| PrivateKey::generate(2048))
+            .await
+            .context("generating the sandbox's signing key")??;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .user_agent("oemr-doctor-sandbox")
+            .build()
+            .context("building the sandbox's HTTP client")?;
+        let shared = Arc::new(Shared {
+            db,
+            sites: config.sites.clone(),
+            webroot: webroot.clone(),
+            server_key,
+            http,
+        });
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("the sandbox cannot listen on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, task) = serve(listener, router(shared));
+        tracing::info!(%addr, webroot = %webroot, "OpenEMR sandbox (emulator, not OpenEMR) listening");
+        Ok(Sandbox {
+            addr,
+            webroot,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address clients reach OpenEMR at: `http://127.0.0.1:PORT` plus the web root.
+    pub fn base_url(&self) -> String {
+        format!("{}{}", self.site_addr(), self.webroot)
+    }
+
+    /// The value global `site_addr_oath` should hold for this sandbox: scheme, host and port
+    /// only, because OpenEMR appends the web root itself.
+    pub fn site_addr(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Serves until Ctrl-C, then stops.
+    pub async fn run_until_ctrl_c(self) -> anyhow::Result<()> {
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        tracing::info!("stopping the OpenEMR sandbox");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+/// Refuses non-loopback binds and bad site ids; returns the normalised web root.
+fn check_config(config: &SandboxConfig) -> anyhow::Result<String> {
+    if !config.bind.ip().is_loopback() {
+        bail!(
+            "the sandbox only listens on loopback (127.0.0.1 or ::1), not {}: it is a test \
+             emulator with known keys and no access control worth the name",
+            config.bind.ip()
+        );
+    }
+    if config.sites.is_empty() {
+        bail!("the sandbox needs at least one site (usually \"default\")");
+    }
+    for site in &config.sites {
+        crate::openemr::urls::validate_site(site)?;
+    }
+    let webroot = config.webroot.trim_end_matches('/');
+    if !webroot.is_empty() && !webroot.starts_with('/') {
+        bail!("the web root must be empty or start with '/', not {webroot:?}");
+    }
+    Ok(webroot.to_string())
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = signal.await;
+            })
+            .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "the sandbox server stopped");
+        }
+    });
+    (shutdown, task)
+}
+
+/// Every path goes to one of two dispatchers, as OpenEMR's rewrite rules send everything under
+/// `oauth2/` and `apis/` to one PHP script each, which then reads the site from the path.
+fn router(shared: Arc<Shared>) -> Router {
+    let inner = Router::new()
+        .route("/oauth2/{*rest}", axum::routing::any(oauth2))
+        .route("/apis/{*rest}", axum::routing::any(apis))
+        .fallback(|| async { reply::empty(404) })
+        .with_state(shared.clone());
+    if shared.webroot.is_empty() {
+        inner
+    } else {
+        Router::new()
+            .nest(&shared.webroot, inner)
+            .fallback(|| async { reply::empty(404) })
+    }
+}
+
+/// The parts of a request the dispatchers read.
+struct Incoming {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+async fn oauth2(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let incoming = Incoming {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    token::dispatch_oauth2(&shared, incoming).await
+}
+
+async fn apis(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let incoming = Incoming {
+        method,
+        uri,
+        headers,
+        body,
+    };
+    fhir::dispatch_apis(&shared, incoming).await
+}

@@ -5,6 +5,8 @@
 //! `report` the renderers.
 
 pub mod assertion;
+pub mod cli;
+pub mod commands;
 pub mod db;
 pub mod keys;
 pub mod openemr;

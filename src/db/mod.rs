@@ -144,6 +144,10 @@ impl Database {
     }
 }
 
+/// Creates the OpenEMR tables oemr-doctor touches (migrations/), for scratch databases: the
+/// sandbox, the demo and the tests. Never run against a real OpenEMR database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +167,3 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
-
-/// Creates the OpenEMR tables oemr-doctor touches (migrations/), for scratch databases: the
-/// sandbox, the demo and the tests. Never run against a real OpenEMR database.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();

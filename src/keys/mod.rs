@@ -189,22 +189,55 @@ fn classify_other_pem(text: &str, p: PathBuf) -> KeyError {
     KeyError::NotPem(p)
 }
 
-/// Writes `contents` to `path` atomically, as mode 0600, refusing to replace an existing file
-/// unless `overwrite`.
-pub fn write_atomic(path: &Path, contents: &[u8], overwrite: bool) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    // tempfile creates the file 0600, so secrets are never readable by others, not even briefly.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    if overwrite {
-        tmp.persist(path).map_err(|e| e.error)?;
-    } else {
-        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+/// A file written in full beside its final path, not yet in place.
+pub struct StagedFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl StagedFile {
+    /// Writes `contents` next to `path` as mode 0600 and flushes it to disk.
+    pub fn new(path: &Path, contents: &[u8]) -> std::io::Result<StagedFile> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // tempfile creates the file 0600, so a secret is never readable by others, even briefly.
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(contents)?;
+        tmp.as_file().sync_all()?;
+        Ok(StagedFile {
+            tmp,
+            path: path.to_path_buf(),
+        })
     }
+
+    /// Moves the file into place in one rename; refuses to replace a file unless `overwrite`.
+    pub fn commit(self, overwrite: bool) -> std::io::Result<()> {
+        let result = if overwrite {
+            self.tmp.persist(&self.path).map(drop)
+        } else {
+            self.tmp.persist_noclobber(&self.path).map(drop)
+        };
+        result.map_err(|e| e.error)
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Sets a file's mode to `mode` (0600 for private keys, 0644 for public material).
+#[cfg(unix)]
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// Sets a file's mode (no-op where modes do not exist).
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 

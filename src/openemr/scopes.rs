@@ -287,6 +287,20 @@ fn is_cruds_subset(letters: &str) -> bool {
     !letters.is_empty()
 }
 
+/// A registered scope list edited as fix-scopes does: entries normalised (one ASCII space
+/// between scopes, no duplicates, no empty entries), `set` replacing everything, then `remove`
+/// and `add` applied in order.
+pub fn edit_registered(current: &str, set: Option<&str>, add: &[&str], remove: &[&str]) -> String {
+    let base = set.unwrap_or(current);
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in split_loose(base).into_iter().chain(add.iter().copied()) {
+        if !scopes.contains(&scope) && !remove.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +354,23 @@ mod tests {
             validate("system/Bogus.read", Family::F1),
             Err(ScopeProblem::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn edits_normalise_the_list() {
+        let edited = edit_registered(
+            "openid  api:fhir\nopenid ",
+            None,
+            &["system/Patient.read"],
+            &[],
+        );
+        assert_eq!(edited, "openid api:fhir system/Patient.read");
+        let edited = edit_registered("a b c", None, &[], &["b"]);
+        assert_eq!(edited, "a c");
+        assert_eq!(
+            edit_registered("a b", Some("c  d c"), &["e"], &["d"]),
+            "c e"
+        );
     }
 
     #[test]

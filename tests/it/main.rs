@@ -1,3 +1,5 @@
 //! The one integration-test binary: real processes, a real MariaDB, the sandbox on 127.0.0.1.
 
+mod fix_scopes;
+mod keygen;
 mod support;

@@ -83,3 +83,42 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// The oemr-doctor binary, ready to run.
+pub fn doctor() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("oemr-doctor").unwrap();
+    cmd.env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Inserts a client row as registration leaves it (plus the given flags).
+pub async fn insert_client(pool: &MySqlPool, id: &str, name: &str, scope: &str, enabled: bool) {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, client_role, client_name, grant_types, scope, \
+         is_confidential, is_enabled, register_date) VALUES (?, 'user', ?, 'authorization_code', ?, 1, ?, NOW())",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(scope)
+    .bind(enabled as i8)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// The registered scope column of a client.
+pub async fn scope_of(pool: &MySqlPool, id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT scope FROM oauth_clients WHERE client_id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// A 127.0.0.1 port nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

@@ -1,0 +1,244 @@
+//! The command line: every argument, with the doc comments that are its `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Set up, diagnose and repair OpenEMR SMART Backend Services (client_credentials) clients.
+#[derive(Debug, Parser)]
+#[command(name = "oemr-doctor", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr: -v for each step, -vv for everything (or set RUST_LOG).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// When to colour the output (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make an RSA key pair and the JWKS to register with OpenEMR.
+    Keygen(KeygenArgs),
+    /// Show or patch a client's registered scopes (and enablement) in OpenEMR's database.
+    FixScopes(FixScopesArgs),
+    /// Probe a client end to end and say which stage fails, why, and the fix.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
+    /// Serve an emulation of OpenEMR's OAuth2 and FHIR Patient endpoints on 127.0.0.1.
+    #[command(long_about = SANDBOX_ABOUT)]
+    Sandbox(SandboxArgs),
+    /// Show the whole flow against a sandbox in a scratch database, and what each step proves.
+    Demo(DemoArgs),
+}
+
+/// The exit codes of `check`, printed under its help.
+pub const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+   0  healthy (warnings included)
+   1  oemr-doctor itself could not run (I/O, unexpected failure)
+   2  usage error (bad or missing arguments)
+  10  first failing stage: inputs
+  11  first failing stage: keys
+  12  first failing stage: database
+  13  first failing stage: discovery
+  14  first failing stage: assertion
+  15  first failing stage: token
+  16  first failing stage: scopes
+  17  first failing stage: patient";
+
+const SANDBOX_ABOUT: &str = "\
+Serve an emulation of OpenEMR's OAuth2 and FHIR Patient endpoints on 127.0.0.1.
+
+This is an emulator for development and testing, not OpenEMR: it reproduces how OpenEMR 6.1.0 to \
+7.0.3 (family F1) answers the client_credentials grant, discovery and FHIR Patient reads, using \
+the real OpenEMR tables (oauth_clients, globals, jwt_grant_history, api_token) in the database you \
+give it. Point it at a scratch database, never at a production OpenEMR database.";
+
+/// Where OpenEMR's database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL, mysql://USER:PASSWORD@HOST:PORT/DATABASE.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "openemr_dir"
+    )]
+    pub db_url: Option<String>,
+
+    /// OpenEMR install directory; credentials are read from sites/SITE/sqlconf.php.
+    #[arg(long, value_name = "PATH")]
+    pub openemr_dir: Option<PathBuf>,
+}
+
+/// Arguments of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// RSA modulus size; keys under 2048 bits are refused.
+    #[arg(long, default_value_t = 2048, value_parser = parse_bits)]
+    pub bits: usize,
+
+    /// Directory to write private-key.pem, public-key.pem and jwks.json into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Replace existing key files.
+    #[arg(long)]
+    pub force: bool,
+
+    /// OpenEMR's address, to print the registration URL for it.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Site id, for the registration URL.
+    #[arg(long, default_value = "default")]
+    pub site: String,
+
+    /// client_name for the registration body.
+    #[arg(long, default_value = "oemr-doctor backend service")]
+    pub client_name: String,
+}
+
+fn parse_bits(text: &str) -> Result<usize, String> {
+    let bits: usize = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of bits"))?;
+    match bits {
+        2048 | 3072 | 4096 => Ok(bits),
+        b if b < 2048 => Err(format!("{b}-bit keys are refused: use 2048, 3072 or 4096")),
+        b => Err(format!("{b} is not offered: use 2048, 3072 or 4096")),
+    }
+}
+
+/// Arguments of `fix-scopes`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["client", "client_id"])))]
+pub struct FixScopesArgs {
+    /// The client, by client_name.
+    #[arg(long, value_name = "NAME")]
+    pub client: Option<String>,
+
+    /// The client, by client_id.
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Site id, for --openemr-dir.
+    #[arg(long, default_value = "default")]
+    pub site: String,
+
+    /// Scopes to add (space-separated; repeatable).
+    #[arg(long, value_name = "SCOPES", conflicts_with = "set")]
+    pub add: Vec<String>,
+
+    /// Scopes to remove (space-separated; repeatable).
+    #[arg(long, value_name = "SCOPES", conflicts_with = "set")]
+    pub remove: Vec<String>,
+
+    /// Replace the registered scopes with exactly these (space-separated).
+    #[arg(long, value_name = "SCOPES")]
+    pub set: Option<String>,
+
+    /// Also enable the client (is_enabled = 1), as Admin > System > API Clients does.
+    #[arg(long)]
+    pub enable: bool,
+
+    /// Set grant_types (space, comma or | separated; stored |-separated as OpenEMR reads it).
+    #[arg(long, value_name = "TYPES")]
+    pub grant_types: Option<String>,
+
+    /// Write the change; without it the change is only shown.
+    #[arg(long)]
+    pub apply: bool,
+}
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// OpenEMR's address, such as https://emr.example.org or http://host/openemr.
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+
+    /// Site id.
+    #[arg(long, default_value = "default")]
+    pub site: String,
+
+    /// The client id to probe.
+    #[arg(long, value_name = "ID")]
+    pub client_id: String,
+
+    /// The client's private key (PKCS#8 or PKCS#1 PEM).
+    #[arg(long, value_name = "PATH")]
+    pub key: PathBuf,
+
+    /// The JWKS registered for the client, to compare the key with.
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
+
+    /// Scopes to request (space-separated).
+    #[arg(long, default_value = "system/Patient.read")]
+    pub scope: String,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Seconds each network request may take.
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+/// Arguments of `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Scratch database for the sandbox's OpenEMR tables, mysql://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub db_url: String,
+
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8300)]
+    pub port: u16,
+
+    /// Sites that exist (repeatable).
+    #[arg(long = "site", default_value = "default")]
+    pub sites: Vec<String>,
+
+    /// Web root the install lives under, such as /openemr.
+    #[arg(long, default_value = "")]
+    pub webroot: String,
+
+    /// Create the tables and seed a fresh install (API switched on, one patient) first.
+    #[arg(long)]
+    pub init: bool,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// MariaDB/MySQL server to make the scratch database on (an account that may create and
+    /// drop databases), mysql://USER:PASSWORD@HOST:PORT.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub db_url: Option<String>,
+
+    /// Keep the scratch database and key files afterwards, to look at them.
+    #[arg(long)]
+    pub keep: bool,
+}

@@ -1,0 +1,255 @@
+//! `oemr-doctor fix-scopes`: show a client's row, and patch its registered scopes (and
+//! enablement and grant types) in one guarded transaction.
+
+use std::fmt::Write as _;
+
+use super::{db_source, Failure, Outcome};
+use crate::cli::FixScopesArgs;
+use crate::db::clients::{ClientRow, ClientSelector, SelectError, UpdateError};
+use crate::db::Database;
+use crate::openemr::scopes::{self, edit_registered};
+use crate::openemr::Family;
+
+/// Grant types OpenEMR knows.
+const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "password",
+];
+
+/// Runs fix-scopes.
+pub async fn run(args: &FixScopesArgs) -> Outcome {
+    let source = db_source(&args.db, &args.site).ok_or_else(|| {
+        Failure::usage(anyhow::anyhow!("no database given"))
+            .hint("pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set DATABASE_URL), or --openemr-dir PATH")
+    })?;
+    let db = source.connect().await.map_err(Failure::runtime)?;
+    let selector = match (&args.client, &args.client_id) {
+        (_, Some(id)) => ClientSelector::Id(id.clone()),
+        (Some(name), None) => ClientSelector::Name(name.clone()),
+        (None, None) => unreachable!("clap requires --client or --client-id"),
+    };
+    let before = db.find_client(&selector).await.map_err(select_failure)?;
+    let family = family_of(&db).await;
+
+    let after = planned_row(&before, args, family)?;
+    print!("{}", describe(&before));
+    if after == before {
+        println!("\nNothing to change.");
+        return Ok(0);
+    }
+    print!("\n{}", diff(&before, &after));
+    if !args.apply {
+        println!("\nDry run: nothing was written. Add --apply to write this change.");
+        return Ok(0);
+    }
+    let written = db
+        .update_client(&before, &after)
+        .await
+        .map_err(update_failure)?;
+    println!(
+        "\nWritten: 1 row of oauth_clients updated; OpenEMR uses it from the next token request."
+    );
+    print!("{}", describe(&written));
+    Ok(0)
+}
+
+async fn family_of(db: &Database) -> Family {
+    match db.recorded_version().await {
+        Ok(Some(version)) => Family::from_version(&version).unwrap_or(Family::F1),
+        Ok(None) | Err(_) => {
+            tracing::info!("no version recorded in the database; checking scopes as 6.1 to 7.0.3");
+            Family::F1
+        }
+    }
+}
+
+/// The row as it will be after the requested change, or the reasons the change is refused.
+fn planned_row(
+    before: &ClientRow,
+    args: &FixScopesArgs,
+    family: Family,
+) -> Result<ClientRow, Failure> {
+    let mut after = before.clone();
+    let add: Vec<&str> = args
+        .add
+        .iter()
+        .flat_map(|a| scopes::split_loose(a))
+        .collect();
+    let remove: Vec<&str> = args
+        .remove
+        .iter()
+        .flat_map(|r| scopes::split_loose(r))
+        .collect();
+    let set: Option<Vec<&str>> = args.set.as_deref().map(scopes::split_loose);
+    if args.set.is_some() || !add.is_empty() || !remove.is_empty() {
+        let incoming = set.iter().flatten().chain(add.iter());
+        check_scopes(incoming.copied(), family)?;
+        let text = edit_registered(before.scope_text(), args.set.as_deref(), &add, &remove);
+        after.scope = Some(text);
+    }
+    if args.enable {
+        after.is_enabled = true;
+    }
+    if let Some(types) = &args.grant_types {
+        after.grant_types = Some(grant_types(types)?);
+    }
+    Ok(after)
+}
+
+fn check_scopes<'a>(
+    incoming: impl Iterator<Item = &'a str>,
+    family: Family,
+) -> Result<(), Failure> {
+    let problems: Vec<String> = incoming
+        .filter_map(|s| scopes::validate(s, family).err())
+        .map(|p| format!("  {p}"))
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(anyhow::anyhow!(
+        "refusing to write scopes OpenEMR {} cannot use:\n{}",
+        family.versions(),
+        problems.join("\n")
+    ))
+    .hint("nothing was written; correct the scopes named above"))
+}
+
+fn grant_types(text: &str) -> Result<String, Failure> {
+    let types: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '|')
+        .filter(|t| !t.is_empty())
+        .collect();
+    if let Some(bad) = types.iter().find(|t| !GRANT_TYPES.contains(t)) {
+        return Err(
+            Failure::usage(anyhow::anyhow!("unknown grant type {bad:?}"))
+                .hint(format!("use some of: {}", GRANT_TYPES.join(", "))),
+        );
+    }
+    if types.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!("--grant-types is empty")));
+    }
+    Ok(types.join("|"))
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn set_or_not(value: &Option<String>, present: bool) -> String {
+    match value {
+        _ if present => "set".to_string(),
+        Some(v) if !v.is_empty() => format!("unusable ({:?})", truncate(v, 20)),
+        _ => "not set".to_string(),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect::<String>()
+        + if text.chars().count() > max {
+            "..."
+        } else {
+            ""
+        }
+}
+
+/// What matters in a client's row, one field a line.
+pub fn describe(row: &ClientRow) -> String {
+    let mut out = String::new();
+    let scope_line = if row.scope_text().is_empty() {
+        "(none)"
+    } else {
+        row.scope_text()
+    };
+    let _ = writeln!(out, "client_id     {}", row.client_id);
+    let _ = writeln!(out, "client_name   {}", row.client_name);
+    let _ = writeln!(out, "enabled       {}", yes_no(row.is_enabled));
+    let _ = writeln!(out, "confidential  {}", yes_no(row.is_confidential));
+    let _ = writeln!(
+        out,
+        "grant_types   {}",
+        row.grant_types.as_deref().unwrap_or("(none)")
+    );
+    let _ = writeln!(
+        out,
+        "jwks          {}",
+        set_or_not(&row.jwks, row.has_jwks())
+    );
+    let _ = writeln!(
+        out,
+        "jwks_uri      {}",
+        row.jwks_uri
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .unwrap_or("not set")
+    );
+    let _ = writeln!(out, "scope         {scope_line}");
+    let malformed = scopes::malformed_entries(row.scope_text());
+    if !malformed.is_empty() {
+        let _ = writeln!(
+            out,
+            "              (entries OpenEMR can never match: {})",
+            malformed.join(", ")
+        );
+    }
+    out
+}
+
+/// The change as a diff: scopes added and removed, the flags changed, and both strings.
+pub fn diff(before: &ClientRow, after: &ClientRow) -> String {
+    let mut out = format!(
+        "Change for client {} ({}):\n",
+        before.client_id, before.client_name
+    );
+    let old = scopes::split_loose(before.scope_text());
+    let new = scopes::split_loose(after.scope_text());
+    for scope in new.iter().filter(|s| !old.contains(s)) {
+        let _ = writeln!(out, "  + {scope}");
+    }
+    for scope in old.iter().filter(|s| !new.contains(s)) {
+        let _ = writeln!(out, "  - {scope}");
+    }
+    if before.scope != after.scope {
+        let _ = writeln!(out, "  scope before: {:?}", before.scope_text());
+        let _ = writeln!(out, "  scope after:  {:?}", after.scope_text());
+    }
+    if before.is_enabled != after.is_enabled {
+        let _ = writeln!(
+            out,
+            "  enabled: {} -> {}",
+            yes_no(before.is_enabled),
+            yes_no(after.is_enabled)
+        );
+    }
+    if before.grant_types != after.grant_types {
+        let show = |g: &Option<String>| g.clone().unwrap_or_else(|| "(none)".into());
+        let _ = writeln!(
+            out,
+            "  grant_types: {} -> {}",
+            show(&before.grant_types),
+            show(&after.grant_types)
+        );
+    }
+    out
+}
+
+fn select_failure(error: SelectError) -> Failure {
+    match error {
+        SelectError::Db(e) => Failure::runtime(e),
+        other => Failure::usage(other),
+    }
+}
+
+fn update_failure(error: UpdateError) -> Failure {
+    match error {
+        UpdateError::Conflict { .. } => Failure::runtime(error),
+        UpdateError::Select(e) => select_failure(e),
+        UpdateError::Db(e) => Failure::runtime(e),
+    }
+}

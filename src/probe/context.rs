@@ -141,6 +141,17 @@ impl<'a> Context<'a> {
         self.config.scopes.iter().map(String::as_str).collect()
     }
 
+    /// The `fix-scopes` command that adds `scopes` to the registered ones.
+    pub fn fix_scopes_add(&self, scopes: &[String]) -> String {
+        let list = scopes.join(" ");
+        let quoted = if scopes.len() > 1 {
+            format!("\"{list}\"")
+        } else {
+            list
+        };
+        self.fix_scopes_command(&format!("--add {quoted}"))
+    }
+
     /// `oemr-doctor fix-scopes` for this client with `args`, reaching the same database.
     pub fn fix_scopes_command(&self, args: &str) -> String {
         let db = match self.config.fix_db_args.trim() {

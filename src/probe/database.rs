@@ -92,7 +92,8 @@ fn background(facts: &DbFacts, client: &ClientRow, globals: &ApiGlobals) -> Vec<
         lines.push(format!("global {name} = {:?}", globals.value(name)));
     }
     if let Some(version) = &facts.version {
-        let family = Family::from_version(version).map_or(String::new(), |f| format!(" ({f})"));
+        let family =
+            Family::from_version(version).map_or(String::new(), |f| format!(", family {f}"));
         lines.push(format!("version table: {version}{family}"));
     }
     if facts.system_user == Some(true) {
@@ -202,9 +203,9 @@ fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> 
         .iter()
         .map(|m| format!("malformed entry {m} (double space, tab or newline)"));
     let fix = if missing.is_empty() {
-        ctx.fix_scopes_command(&format!("--add {}", ctx.config.scopes.join(" ")))
+        ctx.fix_scopes_add(&ctx.config.scopes)
     } else {
-        ctx.fix_scopes_command(&format!("--add {}", missing.join(" ")))
+        ctx.fix_scopes_add(&missing)
     };
     Some(
         StageOutcome::warn(STAGE, finding)

@@ -134,17 +134,20 @@ fn judge(
         (Some(v), None) => format!("OpenEMR reports version {v:?} (family unknown)"),
         _ => "version unknown".to_string(),
     };
-    let mut evidence = vec![version.clone()];
+    let mut evidence = Vec::new();
     if let Err(why) = metadata {
         evidence.push(format!("CapabilityStatement not read: {why}"));
     }
     let Some(advertised) = &facts.token_endpoint else {
         return StageOutcome::warn(STAGE, "the server advertises no token_endpoint")
+            .evidence(version)
             .evidence_lines(evidence)
             .fix(format!("the assertion aud falls back to {expected_token}"));
     };
     if advertised != expected_token {
-        return endpoint_mismatch(advertised, expected_token).evidence_lines(evidence);
+        return endpoint_mismatch(advertised, expected_token)
+            .evidence(version)
+            .evidence_lines(evidence);
     }
     StageOutcome::pass(STAGE, format!("token endpoint {advertised}; {version}"))
         .evidence_lines(evidence)

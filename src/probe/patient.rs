@@ -65,7 +65,7 @@ fn bundle_outcome(bundle: &Value, answer: &Answer) -> StageOutcome {
 fn scope_missing(ctx: &Context<'_>) -> StageOutcome {
     let headline = format!("401 with an empty body: the token lacks {PATIENT_READ}");
     if ctx.dropped.iter().any(|s| s == PATIENT_READ) {
-        let fix = ctx.fix_scopes_command(&format!("--add {PATIENT_READ}"));
+        let fix = ctx.fix_scopes_add(&[PATIENT_READ.to_string()]);
         return StageOutcome::fail(
             STAGE,
             format!("{headline} (requested, but dropped: the client's registered scopes lack it)"),

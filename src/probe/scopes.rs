@@ -18,13 +18,12 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
         return StageOutcome::pass(STAGE, "every requested scope was granted")
             .evidence_lines(evidence);
     }
-    let dropped = ctx.dropped.join(" ");
-    let finding = format!("requested but not granted: {dropped}");
+    let finding = format!("requested but not granted: {}", ctx.dropped.join(" "));
     let (cause, known) = cause(ctx);
     StageOutcome::warn(STAGE, finding)
         .evidence_lines(evidence)
         .evidence(cause)
-        .fix(fix(ctx, &dropped, known))
+        .fix(fix(ctx, known))
 }
 
 /// Requested scopes the token lacks. Scopes with a `:` are left out: F1 hides them from the
@@ -84,8 +83,8 @@ fn cause(ctx: &Context<'_>) -> (String, bool) {
     (text, true)
 }
 
-fn fix(ctx: &Context<'_>, dropped: &str, known: bool) -> String {
-    let command = ctx.fix_scopes_command(&format!("--add {dropped}"));
+fn fix(ctx: &Context<'_>, known: bool) -> String {
+    let command = ctx.fix_scopes_add(&ctx.dropped);
     if known || ctx.client_row().is_none() {
         format!("{command}, then request a new token")
     } else {

@@ -530,3 +530,64 @@ async fn a_wrong_key_is_named_by_the_keys_stage_and_the_token_refusal() {
     );
     assert_eq!(report.exit_code(), StageId::Keys.exit_code());
 }
+
+#[tokio::test]
+async fn a_jwks_uri_serving_html_is_named_behind_the_empty_500() {
+    let world = World::new(REGISTERED, true).await;
+    let (addr, task) = login_page_server().await;
+    let uri = format!("http://{addr}/jwks.json");
+    sqlx::query("UPDATE oauth_clients SET jwks = NULL, jwks_uri = ? WHERE client_id = ?")
+        .bind(&uri)
+        .bind(CLIENT)
+        .execute(&world.db.pool)
+        .await
+        .unwrap();
+    let report = probe::run(&world.config()).await;
+    task.abort();
+    world.stop().await;
+
+    assert_status(&report, StageId::Keys, Status::Fail);
+    let keys = stage(&report, StageId::Keys);
+    assert!(
+        keys.finding.contains(&format!("jwks_uri {uri}")),
+        "{}",
+        keys.finding
+    );
+    assert!(keys.finding.contains("HTML page"), "{}", keys.finding);
+    assert_status(&report, StageId::Token, Status::Fail);
+    let token = stage(&report, StageId::Token);
+    assert!(token.finding.contains("HTTP 500"), "{}", token.finding);
+    assert!(
+        token.finding.contains("registered key material is broken"),
+        "{}",
+        token.finding
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_named_as_a_timeout() {
+    let files = key_files();
+    // Accepts connections and never answers: the probe must give up after its timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = config(&format!("http://{addr}"), &files.path);
+    config.timeout = Duration::from_secs(1);
+    let report = probe::run(&config).await;
+    task.abort();
+
+    assert_status(&report, StageId::Discovery, Status::Fail);
+    let discovery = stage(&report, StageId::Discovery);
+    assert!(
+        discovery.finding.contains("within 1 s (timeout)"),
+        "{}",
+        discovery.finding
+    );
+    assert!(discovery.finding.contains(&addr.to_string()));
+    assert_eq!(stage(&report, StageId::Token).status, Status::Skipped);
+}

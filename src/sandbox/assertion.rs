@@ -180,7 +180,11 @@ mod tests {
         assert!(ParsedAssertion::parse("not-a-jwt").is_none());
         let bad_payload = format!("{}.{}.{}", encode(r#"{"alg":"RS384"}"#), encode("x"), "sig");
         assert!(ParsedAssertion::parse(&bad_payload).is_none());
-        let text = format!("{}.{}.", encode(r#"{"alg":"none"}"#), encode(r#"{"sub":"c"}"#));
+        let text = format!(
+            "{}.{}.",
+            encode(r#"{"alg":"none"}"#),
+            encode(r#"{"sub":"c"}"#)
+        );
         let parsed = ParsedAssertion::parse(&text).unwrap();
         assert_eq!(parsed.subject(), Some("c"));
     }

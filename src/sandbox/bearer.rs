@@ -88,7 +88,7 @@ fn verify(shared: &Shared, token: &str) -> Result<AccessClaims, BearerRefusal> {
     let signed = header.get("alg").and_then(Value::as_str) == Some("RS256")
         && jsonwebtoken::crypto::verify(
             parts[2],
-            token[..parts[0].len() + parts[1].len() + 1].as_bytes(),
+            &token.as_bytes()[..parts[0].len() + parts[1].len() + 1],
             &key,
             Algorithm::RS256,
         )

@@ -103,7 +103,10 @@ mod tests {
     fn empty_address_follows_forwarded_host_then_host() {
         let mut headers = HeaderMap::new();
         headers.insert("host", "localhost:8300".parse().unwrap());
-        assert_eq!(site_address(&globals(""), &headers), "http://localhost:8300");
+        assert_eq!(
+            site_address(&globals(""), &headers),
+            "http://localhost:8300"
+        );
         headers.insert("x-forwarded-host", "a.test, b.test".parse().unwrap());
         assert_eq!(site_address(&globals(""), &headers), "http://b.test");
     }

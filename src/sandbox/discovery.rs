@@ -122,9 +122,11 @@ pub fn metadata(urls: &SiteUrls) -> Response {
         ],
         "url": format!("{smart}/oauth-uris"),
     })];
-    extensions.extend(SMART_CAPABILITIES.iter().map(|c| {
-        json!({"valueCode": c, "url": format!("{smart}/capabilities")})
-    }));
+    extensions.extend(
+        SMART_CAPABILITIES
+            .iter()
+            .map(|c| json!({"valueCode": c, "url": format!("{smart}/capabilities")})),
+    );
     let body = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",

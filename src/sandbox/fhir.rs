@@ -10,8 +10,35 @@ use super::context::{site_exists, split_site, RequestContext};
 use super::{discovery, patient, reply, Incoming, Shared};
 use crate::openemr::errors::OAuthError;
 
-/// Resources the sandbox serves; any other FHIR path is an empty 404.
-const RESOURCES: &[&str] = &["Patient", "Practitioner"];
+/// The FHIR resources F1 routes; any other FHIR path is an empty 404. Only Patient has data
+/// in the sandbox: searches of the others find nothing and reads of them are 404.
+const RESOURCES: &[&str] = &[
+    "AllergyIntolerance",
+    "Appointment",
+    "CarePlan",
+    "CareTeam",
+    "Condition",
+    "Coverage",
+    "Device",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Encounter",
+    "Goal",
+    "Group",
+    "Immunization",
+    "Location",
+    "Medication",
+    "MedicationRequest",
+    "Observation",
+    "Organization",
+    "Patient",
+    "Person",
+    "Practitioner",
+    "PractitionerRole",
+    "Procedure",
+    "Provenance",
+    "ValueSet",
+];
 
 /// Routes an `/apis/...` request. An unknown site is an empty 400, before anything else.
 pub async fn dispatch_apis(shared: &Shared, incoming: Incoming) -> Response {

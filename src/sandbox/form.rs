@@ -77,7 +77,11 @@ mod tests {
     #[test]
     fn form_and_multipart_bodies_are_read() {
         let h = headers("application/x-www-form-urlencoded");
-        let f = fields(&Method::POST, &h, b"grant_type=client_credentials&scope=a+b");
+        let f = fields(
+            &Method::POST,
+            &h,
+            b"grant_type=client_credentials&scope=a+b",
+        );
         assert_eq!(f["scope"], "a b");
         let h = headers("multipart/form-data; boundary=XyZ");
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"scope\"\r\n\r\n\

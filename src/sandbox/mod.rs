@@ -38,7 +38,7 @@ use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::db::{DbSource, Database};
+use crate::db::{Database, DbSource};
 use crate::keys::PrivateKey;
 
 pub use seed::{prepare_database, set_global, SEEDED_PATIENT_UUID};
@@ -182,10 +182,7 @@ fn check_config(config: &SandboxConfig) -> anyhow::Result<String> {
     Ok(webroot.to_string())
 }
 
-fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-) -> (oneshot::Sender<()>, JoinHandle<()>) {
+fn serve(listener: tokio::net::TcpListener, app: Router) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let (shutdown, signal) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

@@ -100,7 +100,7 @@ fn resource(p: &PatientRow) -> Value {
         "extension": [{
             "valueCode": birth_sex,
             "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
-        }],
+        }, unknown_race()],
         "identifier": [{
             "use": "official",
             "type": {"coding": [{
@@ -122,7 +122,27 @@ fn resource(p: &PatientRow) -> Value {
             "state": p.state,
             "postalCode": p.postal_code,
             "period": {"start": now.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()}
-        }]
+        }],
+        "communication": [{"language": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+            "code": "unknown",
+            "display": "Unknown"
+        }]}}]
+    })
+}
+
+/// The US Core race extension as F1 fills it when the row records none.
+fn unknown_race() -> Value {
+    json!({
+        "extension": [{
+            "valueCoding": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+                "code": "UNK",
+                "display": "Unknown"
+            },
+            "url": "ombCategory"
+        }, {"valueString": "Unknown", "url": "text"}],
+        "url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
     })
 }
 

@@ -21,7 +21,10 @@ pub async fn dispatch_oauth2(shared: &Shared, incoming: Incoming) -> Response {
     let path = incoming.uri.path().to_string();
     let site_path = split_site(path.strip_prefix("/oauth2").unwrap_or(&path));
     if !site_exists(shared, site_path.site) {
-        tracing::warn!(site = site_path.site, "request for a site that does not exist");
+        tracing::warn!(
+            site = site_path.site,
+            "request for a site that does not exist"
+        );
         return reply::empty(500);
     }
     let ctx = match RequestContext::load(shared, site_path.site, &incoming.headers).await {
@@ -124,13 +127,19 @@ async fn grant(
 fn check_grant_fields(fields: &HashMap<String, String>) -> Result<(), Refusal> {
     match fields.get("grant_type").map(String::as_str) {
         None | Some("authorization_code") => {
-            return Err(refuse(OAuthError::bad_request(), "no grant_type in a form body"))
+            return Err(refuse(
+                OAuthError::bad_request(),
+                "no grant_type in a form body",
+            ))
         }
         Some("client_credentials") => {}
         Some(_) => return Err(refuse(OAuthError::unsupported_grant(), "grant_type")),
     }
     if fields.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
-        return Err(refuse(OAuthError::assertion_type(), "client_assertion_type"));
+        return Err(refuse(
+            OAuthError::assertion_type(),
+            "client_assertion_type",
+        ));
     }
     Ok(())
 }
@@ -228,7 +237,10 @@ fn granted_scopes(
         .iter()
         .find(|s| !f1_accepts(s, &requested, system_scopes))
     {
-        return Err(refuse(OAuthError::invalid_scope(bad), "scope not supported"));
+        return Err(refuse(
+            OAuthError::invalid_scope(bad),
+            "scope not supported",
+        ));
     }
     let registered = split_registered(client.scope.as_deref().unwrap_or(""));
     let mut granted: Vec<String> = Vec::new();

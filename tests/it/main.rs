@@ -1,6 +1,8 @@
 //! The one integration-test binary: real processes, a real MariaDB, the sandbox on 127.0.0.1.
 
 mod check;
+mod conformance;
 mod fix_scopes;
 mod keygen;
+mod sandbox;
 mod support;

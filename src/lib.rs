@@ -4,6 +4,7 @@
 //! RSA and JWKS code, `db` the database, `probe` the staged check, `sandbox` the emulator and
 //! `report` the renderers.
 
+pub mod assertion;
 pub mod cli;
 pub mod commands;
 pub mod db;

@@ -1,10 +1,23 @@
 //! The staged check: each stage is one module, in the order the stages run, so this folder
 //! reads as the list of checks. A failing stage is a result, not a Rust error.
 
+mod context;
+mod http;
+
+mod assertion;
+mod database;
+mod discovery;
+mod inputs;
+mod keys;
+mod patient;
+mod scopes;
+mod token;
+
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::db::DbSource;
+use context::Context;
 
 /// Everything `check` needs to probe one client against one OpenEMR site.
 #[derive(Debug, Clone)]
@@ -125,5 +138,121 @@ impl Report {
     /// 0 when healthy (warnings included), else the first failing stage's code.
     pub fn exit_code(&self) -> i32 {
         self.first_failure().map_or(0, |s| s.stage.exit_code())
+    }
+}
+
+impl StageOutcome {
+    fn new(stage: StageId, status: Status, finding: impl Into<String>) -> StageOutcome {
+        StageOutcome {
+            stage,
+            status,
+            finding: finding.into(),
+            evidence: Vec::new(),
+            fix: None,
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// A passing outcome.
+    pub fn pass(stage: StageId, finding: impl Into<String>) -> StageOutcome {
+        StageOutcome::new(stage, Status::Pass, finding)
+    }
+
+    /// A warning.
+    pub fn warn(stage: StageId, finding: impl Into<String>) -> StageOutcome {
+        StageOutcome::new(stage, Status::Warn, finding)
+    }
+
+    /// A failure.
+    pub fn fail(stage: StageId, finding: impl Into<String>) -> StageOutcome {
+        StageOutcome::new(stage, Status::Fail, finding)
+    }
+
+    /// A stage that did not run, and why.
+    pub fn skipped(stage: StageId, why: impl Into<String>) -> StageOutcome {
+        StageOutcome::new(stage, Status::Skipped, why)
+    }
+
+    /// Adds one evidence line.
+    pub fn evidence(mut self, line: impl Into<String>) -> StageOutcome {
+        self.evidence.push(line.into());
+        self
+    }
+
+    /// Adds evidence lines.
+    pub fn evidence_lines(mut self, lines: impl IntoIterator<Item = String>) -> StageOutcome {
+        self.evidence.extend(lines);
+        self
+    }
+
+    /// Sets the fix.
+    pub fn fix(mut self, fix: impl Into<String>) -> StageOutcome {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// Runs every stage in order against the configured client and server.
+///
+/// Never fails: whatever goes wrong, including the database or server being unreachable, is a
+/// stage outcome in the report.
+pub async fn run(config: &CheckConfig) -> Report {
+    let mut ctx = Context::new(config);
+    let mut report = Report::default();
+    for stage in StageId::ALL {
+        let started = Instant::now();
+        let mut outcome = match blocker(&ctx, stage) {
+            Some(why) => StageOutcome::skipped(stage, why),
+            None => run_stage(&mut ctx, stage).await,
+        };
+        outcome.duration = started.elapsed();
+        ctx.record(stage, outcome.status);
+        report.stages.push(outcome);
+    }
+    report
+}
+
+async fn run_stage(ctx: &mut Context<'_>, stage: StageId) -> StageOutcome {
+    match stage {
+        StageId::Inputs => inputs::run(ctx),
+        StageId::Keys => {
+            database::gather(ctx).await;
+            keys::run(ctx).await
+        }
+        StageId::Database => database::run(ctx),
+        StageId::Discovery => discovery::run(ctx).await,
+        StageId::Assertion => assertion::run(ctx),
+        StageId::Token => token::run(ctx).await,
+        StageId::Scopes => scopes::run(ctx),
+        StageId::Patient => patient::run(ctx).await,
+    }
+}
+
+/// Why `stage` cannot run, naming the earlier stage it depends on.
+fn blocker(ctx: &Context<'_>, stage: StageId) -> Option<String> {
+    let failed = |s: StageId| ctx.status(s) == Some(Status::Fail);
+    let skipped = |s: StageId| ctx.status(s) == Some(Status::Skipped);
+    let because = |s: StageId, what: &str| format!("skipped: stage {} {what}", s.name());
+    if stage != StageId::Inputs && failed(StageId::Inputs) {
+        return Some(because(StageId::Inputs, "failed"));
+    }
+    match stage {
+        StageId::Database if ctx.config.db.is_none() => {
+            Some("skipped: not asked (no database given)".to_string())
+        }
+        StageId::Assertion if ctx.key.is_none() => Some(because(
+            StageId::Keys,
+            "failed: no usable private key to sign with",
+        )),
+        StageId::Token | StageId::Patient if ctx.discovery.unreachable.is_some() => {
+            Some(because(StageId::Discovery, "could not reach the server"))
+        }
+        StageId::Token if failed(StageId::Assertion) || skipped(StageId::Assertion) => Some(
+            because(StageId::Assertion, "did not produce a valid assertion"),
+        ),
+        StageId::Scopes | StageId::Patient if ctx.token.is_none() => {
+            Some(because(StageId::Token, "did not get an access token"))
+        }
+        _ => None,
     }
 }

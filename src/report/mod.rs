@@ -1,1 +1,4 @@
-//! Renderers for the check report.
+//! Renderers for the check report. The probe's outcomes carry no secrets; the renderers only
+//! lay them out.
+
+pub mod human;

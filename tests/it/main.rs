@@ -1,5 +1,6 @@
 //! The one integration-test binary: real processes, a real MariaDB, the sandbox on 127.0.0.1.
 
+mod check;
 mod conformance;
 mod fix_scopes;
 mod keygen;

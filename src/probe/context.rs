@@ -1,0 +1,166 @@
+//! What the stages learn and hand on to later stages: the loaded key, what the database says,
+//! what the server advertises, the assertion and the token. Secrets live here only in memory.
+
+use crate::assertion::{Assertion, AssertionProblem};
+use crate::db::clients::ClientRow;
+use crate::db::globals::ApiGlobals;
+use crate::keys::PrivateKey;
+use crate::openemr::urls::SiteUrls;
+use crate::openemr::Family;
+
+use super::http::Http;
+use super::{CheckConfig, StageId, Status};
+
+/// How the private key relates to the key set the server verifies with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyMatch {
+    /// No key set to compare with.
+    NoJwks,
+    /// The key set could not be read; `why` names the fault, `source` where it came from.
+    Unusable { source: String, why: String },
+    /// No key of the set has the private key's modulus.
+    Mismatch { source: String, detail: String },
+    /// Key `index` (0-based) matches; `first_rsa` says whether it is the one F1/F2 use.
+    Matched {
+        source: String,
+        kid: Option<String>,
+        index: usize,
+        first_rsa: bool,
+    },
+}
+
+/// What the database says about the client and the server's settings.
+#[derive(Debug, Clone, Default)]
+pub struct DbFacts {
+    /// Where it is (no password).
+    pub target: String,
+    /// Why it could not be read at all.
+    pub error: Option<String>,
+    /// The client's row.
+    pub client: Option<ClientRow>,
+    /// Why the row was not found (the lines of the lookup error).
+    pub client_error: Option<String>,
+    /// The API globals.
+    pub globals: Option<ApiGlobals>,
+    /// Whether the oe-system user exists.
+    pub system_user: Option<bool>,
+    /// The version the database records.
+    pub version: Option<String>,
+}
+
+/// What discovery found.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryFacts {
+    /// The advertised token endpoint.
+    pub token_endpoint: Option<String>,
+    /// The version the CapabilityStatement reports.
+    pub version: Option<String>,
+    /// Its behaviour family.
+    pub family: Option<Family>,
+    /// Set when the server could not be reached at all.
+    pub unreachable: Option<String>,
+}
+
+/// The token answer's content.
+#[derive(Clone, Default)]
+pub struct TokenFacts {
+    /// The access token. Secret.
+    pub access_token: String,
+    /// The `scope` string of the answer, split.
+    pub granted: Vec<String>,
+    /// The `scopes` claim of the access token (read without verifying), when it decodes.
+    pub claim_scopes: Option<Vec<String>>,
+}
+
+/// Everything one check run knows so far.
+pub struct Context<'a> {
+    pub config: &'a CheckConfig,
+    pub http: Result<Http, String>,
+    pub urls: Option<SiteUrls>,
+    pub key: Option<PrivateKey>,
+    pub key_match: KeyMatch,
+    /// The kid the assertion carries.
+    pub kid: Option<String>,
+    /// `None` when no database was given.
+    pub db: Option<DbFacts>,
+    pub discovery: DiscoveryFacts,
+    pub assertion: Option<Assertion>,
+    /// Rules the assertion broke locally.
+    pub assertion_problems: Vec<AssertionProblem>,
+    pub token: Option<TokenFacts>,
+    /// Requested scopes the token came back without.
+    pub dropped: Vec<String>,
+    statuses: Vec<(StageId, Status)>,
+}
+
+impl<'a> Context<'a> {
+    /// A fresh context for `config`.
+    pub fn new(config: &'a CheckConfig) -> Context<'a> {
+        Context {
+            config,
+            http: Http::new(config.timeout),
+            urls: None,
+            key: None,
+            key_match: KeyMatch::NoJwks,
+            kid: None,
+            db: None,
+            discovery: DiscoveryFacts::default(),
+            assertion: None,
+            assertion_problems: Vec::new(),
+            token: None,
+            dropped: Vec::new(),
+            statuses: Vec::new(),
+        }
+    }
+
+    /// Remembers a stage's status for the stages after it.
+    pub fn record(&mut self, stage: StageId, status: Status) {
+        self.statuses.push((stage, status));
+    }
+
+    /// The status a stage ended with, if it ran.
+    pub fn status(&self, stage: StageId) -> Option<Status> {
+        self.statuses
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, status)| *status)
+    }
+
+    /// The client's database row, when the database was read and it has one.
+    pub fn client_row(&self) -> Option<&ClientRow> {
+        self.db.as_ref()?.client.as_ref()
+    }
+
+    /// The API globals, when the database was read.
+    pub fn globals(&self) -> Option<&ApiGlobals> {
+        self.db.as_ref()?.globals.as_ref()
+    }
+
+    /// The requested scopes, as strings.
+    pub fn scopes(&self) -> Vec<&str> {
+        self.config.scopes.iter().map(String::as_str).collect()
+    }
+
+    /// The `fix-scopes` command that adds `scopes` to the registered ones.
+    pub fn fix_scopes_add(&self, scopes: &[String]) -> String {
+        let list = scopes.join(" ");
+        let quoted = if scopes.len() > 1 {
+            format!("\"{list}\"")
+        } else {
+            list
+        };
+        self.fix_scopes_command(&format!("--add {quoted}"))
+    }
+
+    /// `oemr-doctor fix-scopes` for this client with `args`, reaching the same database.
+    pub fn fix_scopes_command(&self, args: &str) -> String {
+        let db = match self.config.fix_db_args.trim() {
+            "" => String::new(),
+            extra => format!(" {extra}"),
+        };
+        format!(
+            "oemr-doctor fix-scopes --client-id {} {args} --apply{db}",
+            self.config.client_id
+        )
+    }
+}

@@ -1,0 +1,281 @@
+//! Stage 3, database: the client's row and the server's API settings, read straight from
+//! OpenEMR's tables. Blockers fail with their one fix; scope gaps only warn, because the
+//! server still issues a token (without them).
+
+use url::Url;
+
+use crate::db::clients::{ClientRow, ClientSelector};
+use crate::db::globals::ApiGlobals;
+use crate::openemr::{scopes, Family, SYSTEM_USERNAME};
+
+use super::context::{Context, DbFacts};
+use super::{StageId, StageOutcome};
+
+const STAGE: StageId = StageId::Database;
+
+/// Where in OpenEMR's UI the API switches are.
+const CONNECTORS: &str = "Administration > Config > Connectors";
+
+/// Reads what the later stages need from the database, when one was given. Runs before the
+/// keys stage, which compares the private key with the row's JWKS.
+pub async fn gather(ctx: &mut Context<'_>) {
+    let Some(source) = &ctx.config.db else { return };
+    let db = match source.connect().await {
+        Ok(db) => db,
+        Err(e) => {
+            ctx.db = Some(DbFacts {
+                error: Some(e.to_string()),
+                ..DbFacts::default()
+            });
+            return;
+        }
+    };
+    let mut facts = DbFacts {
+        target: db.target.clone(),
+        ..DbFacts::default()
+    };
+    let selector = ClientSelector::Id(ctx.config.client_id.clone());
+    match db.find_client(&selector).await {
+        Ok(row) => facts.client = Some(row),
+        Err(e) => facts.client_error = Some(e.to_string()),
+    }
+    let read = |e: crate::db::DbError| e.to_string();
+    match db.api_globals().await {
+        Ok(globals) => facts.globals = Some(globals),
+        Err(e) => facts.error = Some(read(e)),
+    }
+    facts.system_user = db.system_user_exists().await.ok();
+    facts.version = db.recorded_version().await.ok().flatten();
+    db.pool.close().await;
+    ctx.db = Some(facts);
+}
+
+/// Judges what [`gather`] read.
+pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
+    let Some(facts) = ctx.db.clone() else {
+        return StageOutcome::skipped(STAGE, "skipped: not asked (no database given)");
+    };
+    if let Some(error) = &facts.error {
+        return StageOutcome::fail(STAGE, format!("cannot read the database: {error}"))
+            .fix("check --db / DATABASE_URL (or --openemr-dir) and that the server is up");
+    }
+    let Some(client) = &facts.client else {
+        return client_missing(&facts);
+    };
+    let globals = facts.globals.clone().unwrap_or_default();
+    let evidence = background(&facts, client, &globals);
+    let outcome = blocker(ctx, client, &globals)
+        .or_else(|| scope_warning(ctx, client))
+        .or_else(|| site_address_warning(ctx, &globals))
+        .unwrap_or_else(|| healthy(client));
+    outcome.evidence_lines(evidence)
+}
+
+fn client_missing(facts: &DbFacts) -> StageOutcome {
+    let text = facts.client_error.clone().unwrap_or_default();
+    let mut lines = text.lines();
+    let finding = lines.next().unwrap_or("client not found").to_string();
+    StageOutcome::fail(STAGE, finding)
+        .evidence_lines(lines.map(|l| l.trim().to_string()))
+        .evidence(format!("database: {}", facts.target))
+        .fix("check --client-id against Admin > System > API Clients, or register the client")
+}
+
+fn background(facts: &DbFacts, client: &ClientRow, globals: &ApiGlobals) -> Vec<String> {
+    let mut lines = vec![format!("database: {}", facts.target)];
+    lines.push(format!(
+        "client {:?} ({}): enabled={} confidential={}",
+        client.client_id, client.client_name, client.is_enabled, client.is_confidential
+    ));
+    lines.push(format!("registered scopes: {:?}", client.scope_text()));
+    for name in crate::db::globals::API_GLOBALS {
+        lines.push(format!("global {name} = {:?}", globals.value(name)));
+    }
+    if let Some(version) = &facts.version {
+        let family =
+            Family::from_version(version).map_or(String::new(), |f| format!(", family {f}"));
+        lines.push(format!("version table: {version}{family}"));
+    }
+    if facts.system_user == Some(true) {
+        lines.push(format!("user {SYSTEM_USERNAME} present"));
+    }
+    lines
+}
+
+/// The first definitive blocker, with its one fix.
+fn blocker(ctx: &Context<'_>, client: &ClientRow, globals: &ApiGlobals) -> Option<StageOutcome> {
+    let id = &client.client_id;
+    if !globals.any_api() {
+        let finding = "every OpenEMR API is switched off (rest_api, rest_fhir_api and \
+                       rest_portal_api are all off): /oauth2 answers 404";
+        return Some(fail(finding, enable_fhir_fix()));
+    }
+    if !globals.on("rest_fhir_api") {
+        let finding = "the FHIR API is switched off (rest_fhir_api): /fhir answers 501";
+        return Some(fail(finding, enable_fhir_fix()));
+    }
+    if wants_system_scopes(ctx) && !globals.system_scopes() {
+        let value = globals.value("rest_system_scopes_api");
+        let finding = format!(
+            "FHIR system scopes are off (rest_system_scopes_api is {value:?}, must be \"1\"): \
+             every system/ scope is refused as invalid_scope"
+        );
+        let fix = format!("turn on \"Enable OpenEMR FHIR System Scopes\" in {CONNECTORS}");
+        return Some(fail(finding, fix));
+    }
+    if !client.is_enabled {
+        let finding = format!("client {id} exists but is disabled (is_enabled = 0)");
+        let fix = format!(
+            "{} (or enable it in Admin > System > API Clients)",
+            ctx.fix_scopes_command("--enable")
+        );
+        return Some(fail(finding, fix));
+    }
+    if !client.is_confidential {
+        let finding =
+            format!("client {id} is a public client; client_credentials needs a confidential one");
+        let fix = "register the client again as a confidential (private) app with a JWKS";
+        return Some(fail(finding, fix));
+    }
+    if !client.has_jwks() && !client.has_jwks_uri() {
+        let finding =
+            format!("client {id} has neither jwks nor jwks_uri: no key to verify assertions with");
+        let fix = "register the client's public key (oemr-doctor keygen prints a JWKS)";
+        return Some(fail(finding, fix));
+    }
+    system_user_blocker(ctx)
+}
+
+fn system_user_blocker(ctx: &Context<'_>) -> Option<StageOutcome> {
+    if ctx.db.as_ref()?.system_user != Some(false) {
+        return None;
+    }
+    let finding = format!(
+        "user {SYSTEM_USERNAME} is missing: every client_credentials token request ends in HTTP 500"
+    );
+    Some(fail(
+        finding,
+        "rerun OpenEMR's upgrade or setup, which creates the oe-system user",
+    ))
+}
+
+fn fail(finding: impl Into<String>, fix: impl Into<String>) -> StageOutcome {
+    StageOutcome::fail(STAGE, finding).fix(fix)
+}
+
+fn enable_fhir_fix() -> String {
+    format!("turn on \"Enable OpenEMR Standard FHIR REST API\" in {CONNECTORS}")
+}
+
+fn wants_system_scopes(ctx: &Context<'_>) -> bool {
+    ctx.config
+        .scopes
+        .iter()
+        .any(|s| scopes::is_fhir_system_scope(s))
+}
+
+/// Requested scopes the registered column does not hold (F1 matches exact strings).
+pub fn missing_scopes(requested: &[String], registered: &str) -> Vec<String> {
+    let entries = scopes::split_registered(registered);
+    requested
+        .iter()
+        .filter(|s| !s.starts_with("site:"))
+        .filter(|s| !entries.contains(&s.as_str()))
+        .cloned()
+        .collect()
+}
+
+fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
+    let missing = missing_scopes(&ctx.config.scopes, client.scope_text());
+    let malformed = scopes::malformed_entries(client.scope_text());
+    if missing.is_empty() && malformed.is_empty() {
+        return None;
+    }
+    let finding = if missing.is_empty() {
+        "oauth_clients.scope has malformed entries that never match".to_string()
+    } else {
+        format!(
+            "oauth_clients.scope lacks {}: the token will be issued without it",
+            missing.join(" ")
+        )
+    };
+    let evidence = malformed
+        .iter()
+        .map(|m| format!("malformed entry {m} (double space, tab or newline)"));
+    let fix = if missing.is_empty() {
+        ctx.fix_scopes_add(&ctx.config.scopes)
+    } else {
+        ctx.fix_scopes_add(&missing)
+    };
+    Some(
+        StageOutcome::warn(STAGE, finding)
+            .evidence_lines(evidence)
+            .fix(fix),
+    )
+}
+
+/// The origin (scheme, host, port) of a URL, for comparisons.
+pub fn origin(url: &str) -> Option<String> {
+    let parsed = Url::parse(url.trim()).ok()?;
+    Some(parsed.origin().ascii_serialization())
+}
+
+fn site_address_warning(ctx: &Context<'_>, globals: &ApiGlobals) -> Option<StageOutcome> {
+    let site_addr = globals.value("site_addr_oath").trim();
+    let base = &ctx.urls.as_ref()?.base;
+    if site_addr.is_empty() || origin(site_addr) == origin(base) {
+        return None;
+    }
+    let finding = format!(
+        "Site Address (site_addr_oath) is {site_addr} but you reach the server at {base}: \
+         OpenEMR expects the assertion aud under {site_addr}"
+    );
+    let fix = format!(
+        "set Site Address in {CONNECTORS} to the origin clients use (for example {})",
+        origin(base).unwrap_or_default()
+    );
+    Some(StageOutcome::warn(STAGE, finding).fix(fix))
+}
+
+fn healthy(client: &ClientRow) -> StageOutcome {
+    let keys = if client.has_jwks_uri() {
+        "jwks_uri"
+    } else {
+        "jwks"
+    };
+    let finding = format!(
+        "client enabled and confidential, {keys} registered, registered scopes cover the request"
+    );
+    StageOutcome::pass(STAGE, finding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_scopes_match_exact_strings() {
+        let requested = vec![
+            "system/Patient.read".to_string(),
+            "site:default".to_string(),
+        ];
+        assert!(missing_scopes(&requested, "openid system/Patient.read").is_empty());
+        assert_eq!(
+            missing_scopes(&requested, "openid system/Patient.read\n"),
+            vec!["system/Patient.read"]
+        );
+        assert_eq!(
+            missing_scopes(&requested, "openid user/Patient.read"),
+            vec!["system/Patient.read"]
+        );
+    }
+
+    #[test]
+    fn origins_ignore_paths() {
+        assert_eq!(
+            origin("https://localhost:9300/openemr"),
+            Some("https://localhost:9300".into())
+        );
+        assert_ne!(origin("http://a:80"), origin("https://a"));
+    }
+}

@@ -1,0 +1,248 @@
+//! The probe's HTTP: one client with the configured timeout that never follows a redirect
+//! (a redirect is a finding), and answers reduced to what the stages judge.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use serde_json::Value;
+
+/// A request that got no HTTP answer, named with its URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    #[error("connection refused at {url} (is OpenEMR running and listening there?)")]
+    Refused { url: String },
+    #[error("no answer from {url} within {secs} s (timeout)")]
+    Timeout { url: String, secs: u64 },
+    #[error("cannot connect to {url}: {detail}")]
+    Connect { url: String, detail: String },
+    #[error("request to {url} failed: {detail}")]
+    Other { url: String, detail: String },
+}
+
+/// What the body of an answer is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyKind {
+    /// Nothing (OpenEMR's bare status answers).
+    Empty,
+    /// A JSON document.
+    Json(Value),
+    /// An HTML page, with its title when it has one.
+    Html(Option<String>),
+    /// Anything else.
+    Text,
+}
+
+/// One HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The URL asked.
+    pub url: String,
+    /// HTTP status.
+    pub status: u16,
+    /// `Location`, on redirects.
+    pub location: Option<String>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Answer {
+    /// Classifies the body.
+    pub fn kind(&self) -> BodyKind {
+        let trimmed = self.body.trim();
+        if trimmed.is_empty() {
+            return BodyKind::Empty;
+        }
+        if trimmed.starts_with('<') {
+            return BodyKind::Html(html_title(trimmed));
+        }
+        match serde_json::from_str(trimmed) {
+            Ok(value) => BodyKind::Json(value),
+            Err(_) => BodyKind::Text,
+        }
+    }
+
+    /// The body as JSON, when it is.
+    pub fn json(&self) -> Option<Value> {
+        match self.kind() {
+            BodyKind::Json(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Whether the status is a redirect.
+    pub fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status)
+    }
+
+    /// One line for evidence: status and what the body is. Only used for answers that carry
+    /// no credential (never a token answer with a token in it).
+    pub fn describe(&self) -> String {
+        let what = match self.kind() {
+            BodyKind::Empty => "an empty body".to_string(),
+            BodyKind::Json(_) => format!("JSON {}", snippet(&self.body)),
+            BodyKind::Html(Some(title)) => format!("an HTML page titled {title:?}"),
+            BodyKind::Html(None) => "an HTML page".to_string(),
+            BodyKind::Text => format!("non-JSON text {}", snippet(&self.body)),
+        };
+        let redirect = match &self.location {
+            Some(to) => format!(" redirecting to {to}"),
+            None => String::new(),
+        };
+        format!(
+            "{} answered HTTP {}{redirect} with {what}",
+            self.url, self.status
+        )
+    }
+}
+
+fn snippet(body: &str) -> String {
+    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let short: String = one_line.chars().take(160).collect();
+    if short.len() < one_line.len() {
+        format!("{short:?}...")
+    } else {
+        format!("{short:?}")
+    }
+}
+
+fn html_title(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let start = start + lower[start..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = html[start..end].trim();
+    (!title.is_empty()).then(|| title.to_string())
+}
+
+/// The HTTP client of one check.
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Http {
+    /// A client with `timeout` per request and no redirect following.
+    pub fn new(timeout: Duration) -> Result<Http, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .user_agent(concat!("oemr-doctor/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+        Ok(Http { client, timeout })
+    }
+
+    /// `GET url`, with a bearer token when given.
+    pub async fn get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, NetError> {
+        let mut request = self.client.get(url);
+        if let Some(token) = bearer {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(url, request).await
+    }
+
+    /// `POST url` with a form-encoded body.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Answer, NetError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(url, request).await
+    }
+
+    async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<Answer, NetError> {
+        let response = request.send().await.map_err(|e| self.net_error(url, &e))?;
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = header(LOCATION);
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| self.net_error(url, &e))?;
+        Ok(Answer {
+            url: url.to_string(),
+            status,
+            location,
+            body,
+        })
+    }
+
+    fn net_error(&self, url: &str, error: &reqwest::Error) -> NetError {
+        let url = url.to_string();
+        if error.is_timeout() {
+            let secs = self.timeout.as_secs().max(1);
+            return NetError::Timeout { url, secs };
+        }
+        let root = root_cause(error);
+        if refused(error) {
+            return NetError::Refused { url };
+        }
+        if error.is_connect() {
+            return NetError::Connect { url, detail: root };
+        }
+        NetError::Other { url, detail: root }
+    }
+}
+
+fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            url: "http://127.0.0.1:1/x".into(),
+            status,
+            location: None,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn bodies_are_classified() {
+        assert_eq!(answer(404, "").kind(), BodyKind::Empty);
+        let page = "<!DOCTYPE html><html><head><title>OpenEMR Login</title></head></html>";
+        assert_eq!(
+            answer(200, page).kind(),
+            BodyKind::Html(Some("OpenEMR Login".into()))
+        );
+        assert_eq!(answer(200, "hello").kind(), BodyKind::Text);
+        assert!(matches!(answer(200, "{\"a\":1}").kind(), BodyKind::Json(_)));
+    }
+
+    #[test]
+    fn descriptions_name_the_url_and_status() {
+        let line = answer(404, "").describe();
+        assert_eq!(
+            line,
+            "http://127.0.0.1:1/x answered HTTP 404 with an empty body"
+        );
+    }
+}

@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use oemr_doctor::cli::{Cli, ColorChoice};
+use oemr_doctor::cli::{self as commands_cli, Cli, ColorChoice};
 use oemr_doctor::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // The sandbox's log is the emulated server's log, where OpenEMR keeps its reasons: show it.
+    let server_log = matches!(cli.command, commands_cli::Command::Sandbox(_));
+    init_logging(cli.verbose, server_log);
     init_color(cli.color);
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -28,8 +30,9 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, server_log: bool) {
     let default = match verbose {
+        0 if server_log => "oemr_doctor::sandbox=info,warn",
         0 => "warn",
         1 => "oemr_doctor=info,warn",
         _ => "oemr_doctor=debug,info",

@@ -57,7 +57,9 @@ pub fn generate_into(
 ) -> anyhow::Result<(PrivateKey, Jwks)> {
     tracing::info!(bits, "generating RSA key");
     let key = PrivateKey::generate(bits)?;
-    let jwks = Jwks { keys: vec![public_jwk(&key.public())] };
+    let jwks = Jwks {
+        keys: vec![public_jwk(&key.public())],
+    };
     paths.write(&key, &jwks, overwrite)?;
     Ok((key, jwks))
 }

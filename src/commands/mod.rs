@@ -1,8 +1,11 @@
 //! One thin file per subcommand: parse what the arguments mean, call the modules that do the
 //! work, print the result.
 
+pub mod check;
+pub mod demo;
 pub mod fix_scopes;
 pub mod keygen;
+pub mod sandbox;
 
 use crate::cli::Command;
 
@@ -11,9 +14,9 @@ pub async fn run(command: &Command) -> Outcome {
     match command {
         Command::Keygen(args) => keygen::run(args),
         Command::FixScopes(args) => fix_scopes::run(args).await,
-        Command::Check(_) | Command::Sandbox(_) | Command::Demo(_) => {
-            Err(Failure::runtime(anyhow::anyhow!("not built yet")))
-        }
+        Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Check(args) => check::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 
@@ -79,4 +82,19 @@ pub fn db_source(args: &crate::cli::DbArgs, site: &str) -> Option<crate::db::DbS
         });
     }
     args.db_url.clone().map(DbSource::Url)
+}
+
+/// How to draw reports on this stdout: colour as `--color`/NO_COLOR decided, Unicode marks only
+/// on a terminal whose locale can show them (pipes and logs get ASCII marks).
+pub fn render_options() -> crate::report::human::RenderOptions {
+    let term = console::Term::stdout().is_term();
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_default();
+    let utf8 = locale.to_ascii_lowercase().contains("utf");
+    crate::report::human::RenderOptions {
+        color: console::colors_enabled(),
+        unicode: term && utf8,
+    }
 }

@@ -76,17 +76,34 @@ impl DbSource {
     /// Opens the database, failing within a few seconds when it cannot be reached.
     pub async fn connect(&self) -> Result<Database, DbError> {
         let (options, target) = self.resolve()?;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(2)
-            .acquire_timeout(Duration::from_secs(8))
-            .connect_with(options)
+        let pool = open_pool(options)
             .await
-            .map_err(|e| DbError::Connect {
+            .map_err(|detail| DbError::Connect {
                 target: target.clone(),
-                detail: describe(&e),
+                detail,
             })?;
         Ok(Database { pool, target })
     }
+}
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Opens a small pool, trying one connection first so the real cause (refused, access
+/// denied, unknown database) is reported instead of a pool timeout.
+pub async fn open_pool(options: MySqlConnectOptions) -> Result<MySqlPool, String> {
+    use sqlx::ConnectOptions;
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Err(_) => return Err("no answer within 8 s (is the host reachable?)".to_string()),
+        Ok(Err(e)) => return Err(describe(&e)),
+        Ok(Ok(connection)) => drop(connection),
+    }
+    MySqlPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| describe(&e))
 }
 
 fn from_url(url: &str) -> Result<(MySqlConnectOptions, String), DbError> {

@@ -87,11 +87,11 @@ fn public_document(ctx: &RequestContext, path: &str) -> Option<Response> {
 fn bearer_refusal(refusal: BearerRefusal) -> Response {
     match refusal {
         BearerRefusal::Denied(hint) => {
-            tracing::warn!(hint, "bearer token refused");
+            tracing::info!(hint, "bearer token refused");
             reply::oauth_error(&OAuthError::access_denied(hint), false)
         }
         BearerRefusal::Empty(status) => {
-            tracing::warn!(status, "bearer token refused by OpenEMR's own checks");
+            tracing::info!(status, "bearer token refused by OpenEMR's own checks");
             reply::empty(status)
         }
         BearerRefusal::NotTrusted => {
@@ -128,7 +128,7 @@ async fn fhir_route(
     // F1 wants the literal scope string; anything else is an empty 401.
     let required = format!("system/{resource}.{permission}");
     if !claims.scopes.contains(&required) {
-        tracing::warn!(required, "token lacks the scope this route needs");
+        tracing::info!(required, "token lacks the scope this route needs");
         return reply::empty(401);
     }
     if incoming.method != Method::GET {

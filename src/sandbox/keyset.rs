@@ -42,7 +42,7 @@ fn stored_text(client: &ClientRecord) -> Result<String, KeySetError> {
 
 async fn fetch(shared: &Shared, uri: &str) -> Result<String, KeySetError> {
     let failed = |error: reqwest::Error| {
-        tracing::warn!(%error, "fetching the client's jwks_uri failed");
+        tracing::info!(%error, "fetching the client's jwks_uri failed");
         KeySetError::Unavailable("fetching jwks_uri failed")
     };
     let response = shared.http.get(uri).send().await.map_err(failed)?;

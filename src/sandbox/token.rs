@@ -21,7 +21,7 @@ pub async fn dispatch_oauth2(shared: &Shared, incoming: Incoming) -> Response {
     let path = incoming.uri.path().to_string();
     let site_path = split_site(path.strip_prefix("/oauth2").unwrap_or(&path));
     if !site_exists(shared, site_path.site) {
-        tracing::warn!(
+        tracing::info!(
             site = site_path.site,
             "request for a site that does not exist"
         );
@@ -77,11 +77,11 @@ async fn token_endpoint(shared: &Shared, ctx: &RequestContext, incoming: Incomin
     match grant(shared, ctx, &fields).await {
         Ok(response) => response,
         Err(Refusal::OAuth(error, reason)) => {
-            tracing::warn!(error = %error.error, reason, "token request refused");
+            tracing::info!(error = %error.error, reason, "token request refused");
             reply::oauth_error(&error, with_auth_header)
         }
         Err(Refusal::Crash(reason)) => {
-            tracing::warn!(reason, "token request crashes F1 (empty 500)");
+            tracing::info!(reason, "token request crashes F1 (empty 500)");
             reply::empty(500)
         }
         Err(Refusal::Internal(error)) => internal(error),
@@ -192,14 +192,14 @@ async fn validate_assertion(
     };
     if let Some(jti) = assertion.jti() {
         if store::jti_used(&shared.db, jti).await? {
-            tracing::warn!(client_id = %client.client_id, "jti reused: possible replay attack");
+            tracing::info!(client_id = %client.client_id, "jti reused: possible replay attack");
             failed.push("jti was already used");
         }
     }
     match failed.first() {
         None => Ok(()),
         Some(first) => {
-            tracing::warn!(client_id = %client.client_id, failures = ?failed, "assertion invalid");
+            tracing::info!(client_id = %client.client_id, failures = ?failed, "assertion invalid");
             Err(refuse(OAuthError::invalid_client(400), first))
         }
     }

@@ -2,6 +2,7 @@
 
 mod check;
 mod conformance;
+mod e2e;
 mod fix_scopes;
 mod keygen;
 mod sandbox;

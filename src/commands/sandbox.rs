@@ -1,0 +1,40 @@
+//! `oemr-doctor sandbox`: serve the OpenEMR emulator on 127.0.0.1 until Ctrl-C.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use super::{Failure, Outcome};
+use crate::cli::SandboxArgs;
+use crate::db::DbSource;
+use crate::sandbox::{prepare_database, set_global, Sandbox, SandboxConfig};
+
+/// Runs the sandbox.
+pub async fn run(args: &SandboxArgs) -> Outcome {
+    let source = DbSource::Url(args.db_url.clone());
+    let db = source.connect().await.map_err(Failure::runtime)?;
+    if args.init {
+        prepare_database(&db, "").await.map_err(Failure::runtime)?;
+    }
+    let config = SandboxConfig {
+        db: source,
+        bind: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+        sites: args.sites.clone(),
+        webroot: args.webroot.trim_end_matches('/').to_string(),
+    };
+    let sandbox = Sandbox::start(config).await.map_err(Failure::runtime)?;
+    let base = sandbox.base_url();
+    if args.init {
+        set_global(&db, "site_addr_oath", &sandbox.site_addr())
+            .await
+            .map_err(Failure::runtime)?;
+    }
+    println!("OpenEMR sandbox (an emulator of OpenEMR 6.1.0 to 7.0.3, for development and tests)");
+    println!("  base URL        {base}");
+    for site in &args.sites {
+        println!("  token endpoint  {base}/oauth2/{site}/token");
+        println!("  FHIR base       {base}/apis/{site}/fhir");
+    }
+    println!("  database        {}", db.target);
+    println!("Press Ctrl-C to stop.");
+    sandbox.run_until_ctrl_c().await.map_err(Failure::runtime)?;
+    Ok(0)
+}

@@ -16,6 +16,14 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Print only what scripts need: the result, errors and warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show secrets (database passwords, tokens) in output and logs instead of hiding them.
+    #[arg(long, global = true)]
+    pub show_secrets: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,6 +54,38 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Show the whole flow against a sandbox in a scratch database, and what each step proves.
     Demo(DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(CompletionsArgs),
+    /// Write man pages generated from these argument definitions.
+    Man(ManArgs),
+}
+
+impl Command {
+    /// Whether the command was asked for machine-readable JSON on stdout.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Keygen(args) => args.json,
+            Command::FixScopes(args) => args.json,
+            _ => false,
+        }
+    }
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write oemr-doctor.1 and one page per subcommand into; without it the main
+    /// page goes to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// The exit codes of `check`, printed under its help.
@@ -114,6 +154,10 @@ pub struct KeygenArgs {
     /// client_name for the registration body.
     #[arg(long, default_value = "oemr-doctor backend service")]
     pub client_name: String,
+
+    /// Print a JSON document (schema oemr-doctor/keygen/v1) on stdout instead of the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_bits(text: &str) -> Result<usize, String> {
@@ -169,6 +213,10 @@ pub struct FixScopesArgs {
     /// Write the change; without it the change is only shown.
     #[arg(long)]
     pub apply: bool,
+
+    /// Print a JSON document (schema oemr-doctor/fix-scopes/v1) on stdout instead of the text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `check`.

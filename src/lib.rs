@@ -13,3 +13,4 @@ pub mod openemr;
 pub mod probe;
 pub mod report;
 pub mod sandbox;
+pub mod secrets;

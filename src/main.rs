@@ -10,8 +10,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sandbox's log is the emulated server's log, where OpenEMR keeps its reasons: show it.
     let server_log = matches!(cli.command, commands_cli::Command::Sandbox(_));
-    init_logging(cli.verbose, server_log);
+    init_logging(cli.verbose, cli.quiet, server_log);
     init_color(cli.color);
+    oemr_doctor::secrets::show(cli.show_secrets);
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(commands::run(&cli.command)) {
         Ok(code) => code,
         Err(failure) => {
+            if cli.command.json() {
+                commands::print_json(&commands::failure_json(&failure));
+            }
             eprint!("{}", commands::render_failure(&failure));
             failure.code
         }
@@ -30,8 +34,9 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn init_logging(verbose: u8, server_log: bool) {
+fn init_logging(verbose: u8, quiet: bool, server_log: bool) {
     let default = match verbose {
+        _ if quiet => "error",
         0 if server_log => "oemr_doctor::sandbox=info,warn",
         0 => "warn",
         1 => "oemr_doctor=info,warn",

@@ -34,25 +34,74 @@ pub async fn run(args: &FixScopesArgs) -> Outcome {
     let family = family_of(&db).await;
 
     let after = planned_row(&before, args, family)?;
-    print!("{}", describe(&before));
     if after == before {
-        println!("\nNothing to change.");
-        return Ok(0);
+        return finish(args, &before, &after, None, "nothing to change");
     }
-    print!("\n{}", diff(&before, &after));
     if !args.apply {
-        println!("\nDry run: nothing was written. Add --apply to write this change.");
-        return Ok(0);
+        return finish(args, &before, &after, None, "dry run: nothing was written");
     }
     let written = db
         .update_client(&before, &after)
         .await
         .map_err(update_failure)?;
-    println!(
-        "\nWritten: 1 row of oauth_clients updated; OpenEMR uses it from the next token request."
-    );
-    print!("{}", describe(&written));
+    finish(args, &before, &after, Some(&written), "written")
+}
+
+/// Prints the outcome, as text or as the `--json` document.
+fn finish(
+    args: &FixScopesArgs,
+    before: &ClientRow,
+    after: &ClientRow,
+    written: Option<&ClientRow>,
+    outcome: &str,
+) -> Outcome {
+    if args.json {
+        super::print_json(&json_document(before, after, written, outcome));
+        return Ok(0);
+    }
+    print!("{}", describe(before));
+    if after == before {
+        println!("\nNothing to change.");
+        return Ok(0);
+    }
+    print!("\n{}", diff(before, after));
+    match written {
+        None => println!("\nDry run: nothing was written. Add --apply to write this change."),
+        Some(row) => {
+            println!("\nWritten: 1 row of oauth_clients updated; OpenEMR uses it from the next token request.");
+            print!("{}", describe(row));
+        }
+    }
     Ok(0)
+}
+
+/// fix-scopes' `--json` output, schema `oemr-doctor/fix-scopes/v1`: the row before, the change,
+/// and the row after (null unless written).
+fn json_document(
+    before: &ClientRow,
+    after: &ClientRow,
+    written: Option<&ClientRow>,
+    outcome: &str,
+) -> serde_json::Value {
+    let old = scopes::split_loose(before.scope_text());
+    let new = scopes::split_loose(after.scope_text());
+    serde_json::json!({
+        "schema": "oemr-doctor/fix-scopes/v1",
+        "outcome": outcome,
+        "applied": written.is_some(),
+        "before": before,
+        "change": {
+            "scope": {
+                "from": before.scope,
+                "to": after.scope,
+                "added": new.iter().filter(|s| !old.contains(s)).collect::<Vec<_>>(),
+                "removed": old.iter().filter(|s| !new.contains(s)).collect::<Vec<_>>(),
+            },
+            "is_enabled": { "from": before.is_enabled, "to": after.is_enabled },
+            "grant_types": { "from": before.grant_types, "to": after.grant_types },
+        },
+        "after": written,
+    })
 }
 
 async fn family_of(db: &Database) -> Family {

@@ -35,17 +35,16 @@ pub fn run(args: &KeygenArgs) -> Outcome {
     let (_, jwks) = generate_into(&paths, args.bits, args.force).map_err(Failure::runtime)?;
     let jwk = &jwks.keys[0];
     let kid = jwk.kid().unwrap_or_default().to_string();
-    print!(
-        "{}",
-        summary(
-            &paths,
-            &kid,
-            args.bits,
-            &jwks,
-            urls.as_ref(),
-            &args.client_name
-        )
-    );
+    let (bits, name) = (args.bits, args.client_name.as_str());
+    if args.json {
+        let document = json_document(&paths, &kid, bits, &jwks, urls.as_ref(), name);
+        super::print_json(&document);
+    } else {
+        print!(
+            "{}",
+            summary(&paths, &kid, bits, &jwks, urls.as_ref(), name)
+        );
+    }
     Ok(0)
 }
 
@@ -150,6 +149,37 @@ pub fn registration_body(jwks: &Jwks, client_name: &str) -> serde_json::Value {
         "token_endpoint_auth_method": "client_secret_post",
         "scope": "openid api:fhir system/Patient.read",
         "jwks": { "keys": keys },
+    })
+}
+
+/// keygen's `--json` output, schema `oemr-doctor/keygen/v1`. It never holds the private key.
+fn json_document(
+    paths: &KeyPaths,
+    kid: &str,
+    bits: usize,
+    jwks: &Jwks,
+    urls: Option<&SiteUrls>,
+    client_name: &str,
+) -> serde_json::Value {
+    let keys: Vec<_> = jwks
+        .keys
+        .iter()
+        .map(|k| serde_json::Value::Object(k.0.clone()))
+        .collect();
+    json!({
+        "schema": "oemr-doctor/keygen/v1",
+        "kid": kid,
+        "bits": bits,
+        "files": {
+            "private_key": paths.private.display().to_string(),
+            "public_key": paths.public.display().to_string(),
+            "jwks": paths.jwks.display().to_string(),
+        },
+        "jwks": { "keys": keys },
+        "registration": {
+            "url": urls.map(SiteUrls::registration),
+            "body": registration_body(jwks, client_name),
+        },
     })
 }
 

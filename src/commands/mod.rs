@@ -2,6 +2,7 @@
 //! work, print the result.
 
 pub mod check;
+pub mod completions;
 pub mod demo;
 pub mod fix_scopes;
 pub mod keygen;
@@ -17,7 +18,28 @@ pub async fn run(command: &Command) -> Outcome {
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Check(args) => check::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
+}
+
+/// Prints a JSON document on stdout, the only thing stdout carries in `--json` mode.
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("a JSON value always serialises")
+    );
+}
+
+/// The JSON document a failing `--json` command prints on stdout, so scripts always get JSON.
+pub fn failure_json(failure: &Failure) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "oemr-doctor/error/v1",
+        "error": failure.error.to_string(),
+        "causes": failure.error.chain().skip(1).map(|c| c.to_string()).collect::<Vec<_>>(),
+        "hint": failure.hint,
+        "exit_code": failure.code,
+    })
 }
 
 /// `error:` then one `caused by:` line per cause, then `hint:`, for stderr.

@@ -122,8 +122,11 @@ fn from_url(url: &str) -> Result<(MySqlConnectOptions, String), DbError> {
     Ok((options, shown))
 }
 
-/// A database URL with its password replaced by `***`.
+/// A database URL with its password replaced by `***` (shown only with `--show-secrets`).
 pub fn redact_url(url: &str) -> String {
+    if crate::secrets::shown() {
+        return url.to_string();
+    }
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {

@@ -6,4 +6,5 @@ mod e2e;
 mod fix_scopes;
 mod keygen;
 mod sandbox;
+mod scripting;
 mod support;

@@ -24,6 +24,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub show_secrets: bool,
 
+    /// Configuration file [default: ./oemr-doctor.toml, else ~/.config/oemr-doctor/oemr-doctor.toml].
+    #[arg(long, global = true, env = "OEMR_DOCTOR_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// A named [targets.NAME] section of the configuration file to use.
+    #[arg(long, global = true, env = "OEMR_DOCTOR_TARGET", value_name = "NAME")]
+    pub target: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -124,7 +132,7 @@ pub struct DbArgs {
     pub db_url: Option<String>,
 
     /// OpenEMR install directory; credentials are read from sites/SITE/sqlconf.php.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "OEMR_DOCTOR_OPENEMR_DIR", value_name = "PATH")]
     pub openemr_dir: Option<PathBuf>,
 }
 
@@ -173,22 +181,21 @@ fn parse_bits(text: &str) -> Result<usize, String> {
 
 /// Arguments of `fix-scopes`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["client", "client_id"])))]
 pub struct FixScopesArgs {
     /// The client, by client_name.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "client_id")]
     pub client: Option<String>,
 
     /// The client, by client_id.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, env = "OEMR_DOCTOR_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
 
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// Site id, for --openemr-dir.
-    #[arg(long, default_value = "default")]
-    pub site: String,
+    /// Site id, for --openemr-dir [default: default].
+    #[arg(long, env = "OEMR_DOCTOR_SITE")]
+    pub site: Option<String>,
 
     /// Scopes to add (space-separated; repeatable).
     #[arg(long, value_name = "SCOPES", conflicts_with = "set")]
@@ -219,39 +226,39 @@ pub struct FixScopesArgs {
     pub json: bool,
 }
 
-/// Arguments of `check`.
+/// Arguments of `check`. Each may also come from the environment or the configuration file.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// OpenEMR's address, such as https://emr.example.org or http://host/openemr.
-    #[arg(long, value_name = "URL")]
-    pub base_url: String,
+    #[arg(long, env = "OEMR_DOCTOR_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
 
-    /// Site id.
-    #[arg(long, default_value = "default")]
-    pub site: String,
+    /// Site id [default: default].
+    #[arg(long, env = "OEMR_DOCTOR_SITE")]
+    pub site: Option<String>,
 
     /// The client id to probe.
-    #[arg(long, value_name = "ID")]
-    pub client_id: String,
+    #[arg(long, env = "OEMR_DOCTOR_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
 
     /// The client's private key (PKCS#8 or PKCS#1 PEM).
-    #[arg(long, value_name = "PATH")]
-    pub key: PathBuf,
+    #[arg(long, env = "OEMR_DOCTOR_KEY", value_name = "PATH")]
+    pub key: Option<PathBuf>,
 
     /// The JWKS registered for the client, to compare the key with.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, env = "OEMR_DOCTOR_JWKS", value_name = "PATH")]
     pub jwks: Option<PathBuf>,
 
-    /// Scopes to request (space-separated).
-    #[arg(long, default_value = "system/Patient.read")]
-    pub scope: String,
+    /// Scopes to request, space-separated [default: system/Patient.read].
+    #[arg(long, env = "OEMR_DOCTOR_SCOPE")]
+    pub scope: Option<String>,
 
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// Seconds each network request may take.
-    #[arg(long, default_value_t = 15, value_name = "SECS")]
-    pub timeout: u64,
+    /// Seconds each network request may take [default: 15].
+    #[arg(long, env = "OEMR_DOCTOR_TIMEOUT", value_name = "SECS")]
+    pub timeout: Option<u64>,
 }
 
 /// Arguments of `sandbox`.

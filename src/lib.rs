@@ -7,6 +7,7 @@
 pub mod assertion;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod db;
 pub mod keys;
 pub mod openemr;

@@ -10,8 +10,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The sandbox's log is the emulated server's log, where OpenEMR keeps its reasons: show it.
     let server_log = matches!(cli.command, commands_cli::Command::Sandbox(_));
-    init_logging(cli.verbose, cli.quiet, server_log);
     init_color(cli.color);
+    init_logging(cli.verbose, cli.quiet, server_log);
     oemr_doctor::secrets::show(cli.show_secrets);
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = match runtime.block_on(commands::run(&cli.command)) {
+    let code = match runtime.block_on(commands::run(&cli)) {
         Ok(code) => code,
         Err(failure) => {
             if cli.command.json() {
@@ -47,19 +47,18 @@ fn init_logging(verbose: u8, quiet: bool, server_log: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(console::colors_enabled_stderr())
         .with_target(false)
         .init();
 }
 
 fn init_color(choice: ColorChoice) {
-    let enabled = match choice {
+    // With `auto`, console decides per stream: a terminal, and NO_COLOR / CLICOLOR honoured.
+    let forced = match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && console::Term::stdout().features().colors_supported()
-        }
+        ColorChoice::Auto => return,
     };
-    console::set_colors_enabled(enabled);
-    console::set_colors_enabled_stderr(enabled);
+    console::set_colors_enabled(forced);
+    console::set_colors_enabled_stderr(forced);
 }

@@ -2,45 +2,104 @@
 
 use std::time::Duration;
 
-use super::{db_source, Outcome};
+use super::{db_source, Failure, Outcome};
 use crate::cli::CheckArgs;
+use crate::config::Profile;
 use crate::db::{redact_url, DbSource};
 use crate::probe::{self, CheckConfig};
 use crate::report::human;
 
 /// Runs check; the exit code names the first failing stage.
-pub async fn run(args: &CheckArgs) -> Outcome {
-    let config = CheckConfig {
-        base_url: args.base_url.clone(),
-        site: args.site.clone(),
-        client_id: args.client_id.clone(),
-        key_path: args.key.clone(),
-        jwks_path: args.jwks.clone(),
-        scopes: args.scope.split_whitespace().map(str::to_string).collect(),
-        db: db_source(&args.db, &args.site),
-        fix_db_args: fix_db_args(args),
-        timeout: Duration::from_secs(args.timeout.max(1)),
-    };
+pub async fn run(args: &CheckArgs, profile: &Profile) -> Outcome {
+    let config = resolve(args, profile)?;
+    log_effective(&config);
     let report = probe::run(&config).await;
     print!("{}", human::render_with(&report, super::render_options()));
     Ok(report.exit_code())
 }
 
+/// Flags and environment first, then the configuration file, then the built-in defaults.
+pub fn resolve(args: &CheckArgs, profile: &Profile) -> Result<CheckConfig, Failure> {
+    let p = profile.clone();
+    let base_url = required(
+        args.base_url.clone().or(p.base_url),
+        "--base-url",
+        "BASE_URL",
+        "base_url",
+    )?;
+    let client_id = required(
+        args.client_id.clone().or(p.client_id),
+        "--client-id",
+        "CLIENT_ID",
+        "client_id",
+    )?;
+    let key_path = required(args.key.clone().or(p.key), "--key", "KEY", "key")?;
+    let site = args
+        .site
+        .clone()
+        .or(p.site)
+        .unwrap_or_else(|| "default".to_string());
+    let scope = args
+        .scope
+        .clone()
+        .or(p.scope)
+        .unwrap_or_else(|| "system/Patient.read".into());
+    let timeout = args.timeout.or(p.timeout).unwrap_or(15).max(1);
+    let db = db_source(&args.db, profile, &site);
+    Ok(CheckConfig {
+        fix_db_args: fix_db_args(db.as_ref()),
+        base_url,
+        site,
+        client_id,
+        key_path,
+        jwks_path: args.jwks.clone().or(p.jwks),
+        scopes: scope.split_whitespace().map(str::to_string).collect(),
+        db,
+        timeout: Duration::from_secs(timeout),
+    })
+}
+
+fn required<T>(value: Option<T>, flag: &str, env: &str, key: &str) -> Result<T, Failure> {
+    value.ok_or_else(|| {
+        Failure::usage(anyhow::anyhow!("{flag} is required")).hint(format!(
+            "pass {flag}, set OEMR_DOCTOR_{env}, or set {key} in oemr-doctor.toml"
+        ))
+    })
+}
+
+/// `-v` shows the configuration in effect, with the database password hidden.
+fn log_effective(config: &CheckConfig) {
+    let db = config.db.as_ref().map(|source| match source {
+        DbSource::Url(url) => redact_url(url),
+        DbSource::OpenemrDir { dir, site } => format!("{} (site {site})", dir.display()),
+    });
+    tracing::info!(
+        base_url = %config.base_url,
+        site = %config.site,
+        client_id = %config.client_id,
+        key = %config.key_path.display(),
+        jwks = ?config.jwks_path,
+        scopes = ?config.scopes,
+        db = ?db,
+        timeout_secs = config.timeout.as_secs(),
+        "effective configuration"
+    );
+}
+
 /// How the printed fix commands reach the same database, with no password in them.
-fn fix_db_args(args: &CheckArgs) -> String {
-    let source = db_source(&args.db, &args.site);
+fn fix_db_args(source: Option<&DbSource>) -> String {
     match source {
         Some(DbSource::OpenemrDir { dir, site }) => {
             format!(
-                " --openemr-dir {} --site {site}",
+                "--openemr-dir {} --site {site}",
                 shell_word(&dir.display().to_string())
             )
         }
-        Some(DbSource::Url(url)) if std::env::var("DATABASE_URL").ok().as_ref() == Some(&url) => {
+        Some(DbSource::Url(url)) if std::env::var("DATABASE_URL").ok().as_ref() == Some(url) => {
             String::new()
         }
-        Some(DbSource::Url(url)) => format!(" --db-url {}", shell_word(&redact_url(&url))),
-        None => " --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE".to_string(),
+        Some(DbSource::Url(url)) => format!("--db-url {}", shell_word(&redact_url(url))),
+        None => "--db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE".to_string(),
     }
 }
 

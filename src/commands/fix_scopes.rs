@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::{db_source, Failure, Outcome};
 use crate::cli::FixScopesArgs;
+use crate::config::Profile;
 use crate::db::clients::{ClientRow, ClientSelector, SelectError, UpdateError};
 use crate::db::Database;
 use crate::openemr::scopes::{self, edit_registered};
@@ -19,17 +20,18 @@ const GRANT_TYPES: &[&str] = &[
 ];
 
 /// Runs fix-scopes.
-pub async fn run(args: &FixScopesArgs) -> Outcome {
-    let source = db_source(&args.db, &args.site).ok_or_else(|| {
+pub async fn run(args: &FixScopesArgs, profile: &Profile) -> Outcome {
+    let site = args
+        .site
+        .clone()
+        .or_else(|| profile.site.clone())
+        .unwrap_or_else(|| "default".into());
+    let source = db_source(&args.db, profile, &site).ok_or_else(|| {
         Failure::usage(anyhow::anyhow!("no database given"))
             .hint("pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set DATABASE_URL), or --openemr-dir PATH")
     })?;
     let db = source.connect().await.map_err(Failure::runtime)?;
-    let selector = match (&args.client, &args.client_id) {
-        (_, Some(id)) => ClientSelector::Id(id.clone()),
-        (Some(name), None) => ClientSelector::Name(name.clone()),
-        (None, None) => unreachable!("clap requires --client or --client-id"),
-    };
+    let selector = selector(args, profile)?;
     let before = db.find_client(&selector).await.map_err(select_failure)?;
     let family = family_of(&db).await;
 
@@ -102,6 +104,15 @@ fn json_document(
         },
         "after": written,
     })
+}
+
+fn selector(args: &FixScopesArgs, profile: &Profile) -> Result<ClientSelector, Failure> {
+    match (&args.client, &args.client_id, &profile.client_id) {
+        (Some(name), _, _) => Ok(ClientSelector::Name(name.clone())),
+        (None, Some(id), _) | (None, None, Some(id)) => Ok(ClientSelector::Id(id.clone())),
+        (None, None, None) => Err(Failure::usage(anyhow::anyhow!("no client given"))
+            .hint("pass --client NAME or --client-id ID (or client_id in oemr-doctor.toml)")),
+    }
 }
 
 async fn family_of(db: &Database) -> Family {

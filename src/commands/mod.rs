@@ -8,15 +8,16 @@ pub mod fix_scopes;
 pub mod keygen;
 pub mod sandbox;
 
-use crate::cli::Command;
+use crate::cli::{Cli, Command};
+use crate::config::{ConfigError, ConfigFile, Profile};
 
-/// Runs one subcommand.
-pub async fn run(command: &Command) -> Outcome {
-    match command {
+/// Runs the subcommand the command line names.
+pub async fn run(cli: &Cli) -> Outcome {
+    match &cli.command {
         Command::Keygen(args) => keygen::run(args),
-        Command::FixScopes(args) => fix_scopes::run(args).await,
+        Command::FixScopes(args) => fix_scopes::run(args, &profile(cli)?).await,
         Command::Sandbox(args) => sandbox::run(args).await,
-        Command::Check(args) => check::run(args).await,
+        Command::Check(args) => check::run(args, &profile(cli)?).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
@@ -94,16 +95,48 @@ impl Failure {
 /// What a command returns: the exit code on success, or the failure.
 pub type Outcome = Result<i32, Failure>;
 
-/// Picks the database source from `--db-url`/`DATABASE_URL` or `--openemr-dir` and `--site`.
-pub fn db_source(args: &crate::cli::DbArgs, site: &str) -> Option<crate::db::DbSource> {
-    use crate::db::DbSource;
-    if let Some(dir) = &args.openemr_dir {
-        return Some(DbSource::OpenemrDir {
-            dir: dir.clone(),
-            site: site.to_string(),
-        });
+/// The configuration file's settings for `--target` (all unset when there is no file).
+pub fn profile(cli: &Cli) -> Result<Profile, Failure> {
+    let file = ConfigFile::find(cli.config.as_deref()).map_err(config_failure)?;
+    if let Some(file) = &file {
+        tracing::info!(path = %file.path.display(), target = ?cli.target, "configuration file");
     }
-    args.db_url.clone().map(DbSource::Url)
+    let profile = match (&file, &cli.target) {
+        (Some(file), target) => file.profile(target.as_deref()),
+        (None, Some(target)) => Err(ConfigError::NoFile(target.clone())),
+        (None, None) => Ok(Profile::default()),
+    };
+    profile.map_err(config_failure)
+}
+
+fn config_failure(error: ConfigError) -> Failure {
+    match error {
+        ConfigError::Read { .. } => Failure::runtime(error),
+        other => Failure::usage(other),
+    }
+}
+
+/// Picks the database source: flags and environment first (`--db-url`/`DATABASE_URL` or
+/// `--openemr-dir`), then the configuration file.
+pub fn db_source(
+    args: &crate::cli::DbArgs,
+    profile: &Profile,
+    site: &str,
+) -> Option<crate::db::DbSource> {
+    use crate::db::DbSource;
+    let from_dir = |dir: &std::path::PathBuf| DbSource::OpenemrDir {
+        dir: dir.clone(),
+        site: site.to_string(),
+    };
+    match (&args.openemr_dir, &args.db_url) {
+        (Some(dir), _) => Some(from_dir(dir)),
+        (None, Some(url)) => Some(DbSource::Url(url.clone())),
+        (None, None) => profile
+            .openemr_dir
+            .as_ref()
+            .map(from_dir)
+            .or_else(|| profile.db_url.clone().map(DbSource::Url)),
+    }
 }
 
 /// How to draw reports on this stdout: colour as `--color`/NO_COLOR decided, Unicode marks only

@@ -98,7 +98,11 @@ fn fix_db_args(source: Option<&DbSource>) -> String {
         Some(DbSource::Url(url)) if std::env::var("DATABASE_URL").ok().as_ref() == Some(url) => {
             String::new()
         }
-        Some(DbSource::Url(url)) => format!("--db-url {}", shell_word(&redact_url(url))),
+        // The password is replaced by a placeholder the user fills in, never printed.
+        Some(DbSource::Url(url)) => {
+            let placeholder = redact_url(url).replacen(":***@", ":PASSWORD@", 1);
+            format!("--db-url {}", shell_word(&placeholder))
+        }
         None => "--db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE".to_string(),
     }
 }

@@ -130,10 +130,13 @@ async fn steps(db: &Database, source: &DbSource, base: &str, keep: bool) -> Outc
 
     let config = check_config(base, source, &paths, db);
     let first = probe::run(&config).await;
-    println!(
-        "\n$ oemr-doctor check --base-url {base} --client-id {CLIENT_ID} --key {}",
-        paths.private.display()
+    let command = format!(
+        "oemr-doctor check --base-url {base} --client-id {CLIENT_ID} --key {} --jwks {} --db-url {}",
+        paths.private.display(),
+        paths.jwks.display(),
+        super::check::shell_word(&db.target),
     );
+    println!("\n$ {command}");
     print!("{}", human::render_with(&first, super::render_options()));
     expect_dropped_scope(&first)?;
     step(4, "check named the failure", "the token was granted, system/Patient.read was silently dropped, the Patient read was refused, and the report blamed the registered scopes");
@@ -163,7 +166,7 @@ async fn steps(db: &Database, source: &DbSource, base: &str, keep: bool) -> Outc
     );
 
     let second = probe::run(&config).await;
-    println!("\n$ oemr-doctor check ... (again)");
+    println!("\n$ {command}");
     print!("{}", human::render_with(&second, super::render_options()));
     if second.exit_code() != 0 {
         return Err(Failure::runtime(anyhow::anyhow!(

@@ -26,6 +26,7 @@ pub async fn run(args: &FixScopesArgs, profile: &Profile) -> Outcome {
         .clone()
         .or_else(|| profile.site.clone())
         .unwrap_or_else(|| "default".into());
+    crate::openemr::urls::validate_site(&site).map_err(Failure::usage)?;
     let source = db_source(&args.db, profile, &site).ok_or_else(|| {
         Failure::usage(anyhow::anyhow!("no database given"))
             .hint("pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set DATABASE_URL), or --openemr-dir PATH")
@@ -147,6 +148,14 @@ fn planned_row(
         let incoming = set.iter().flatten().chain(add.iter());
         check_scopes(incoming.copied(), family)?;
         let text = edit_registered(before.scope_text(), args.set.as_deref(), &add, &remove);
+        if text.is_empty() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "the change would leave client {} with no registered scopes",
+                before.client_id
+            ))
+            .hint("nothing was written; a client without scopes gets tokens that open nothing"));
+        }
+        warn_backend_misfits(&text);
         after.scope = Some(text);
     }
     if args.enable {
@@ -175,6 +184,20 @@ fn check_scopes<'a>(
         problems.join("\n")
     ))
     .hint("nothing was written; correct the scopes named above"))
+}
+
+/// Scopes that are valid but wrong for a backend-services client: said on stderr, not refused.
+fn warn_backend_misfits(scopes_text: &str) {
+    for scope in scopes::split_loose(scopes_text) {
+        if scope.starts_with("patient/") || scope.starts_with("launch") {
+            eprintln!(
+                "warning: {scope:?} is for apps launched with a patient; a client_credentials \
+                 token carrying it can be put in patient context and refused"
+            );
+        } else if scope.starts_with("user/") {
+            eprintln!("warning: {scope:?} does nothing for a client_credentials token (system/ scopes do)");
+        }
+    }
 }
 
 fn grant_types(text: &str) -> Result<String, Failure> {

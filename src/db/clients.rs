@@ -110,7 +110,8 @@ impl Database {
             ClientSelector::Name(name) => ("client_name", name),
             ClientSelector::Id(id) => ("client_id", id),
         };
-        let sql = format!("SELECT {COLUMNS} FROM oauth_clients WHERE {column} = ?");
+        // BINARY: the column collation ignores case and trailing spaces, a name does not.
+        let sql = format!("SELECT {COLUMNS} FROM oauth_clients WHERE BINARY {column} = ?");
         let rows = sqlx::query(&sql)
             .bind(value)
             .fetch_all(&self.pool)
@@ -158,9 +159,11 @@ impl Database {
         after: &ClientRow,
     ) -> Result<ClientRow, UpdateError> {
         let mut tx = self.pool.begin().await.map_err(|e| self.tx_error(e))?;
+        // Byte comparison, so an edit that only changed case or trailing spaces still counts.
         let result = sqlx::query(
             "UPDATE oauth_clients SET scope = ?, is_enabled = ?, grant_types = ? \
-             WHERE client_id = ? AND scope <=> ? AND is_enabled = ? AND grant_types <=> ?",
+             WHERE BINARY client_id = ? AND BINARY scope <=> BINARY ? AND is_enabled = ? \
+             AND BINARY grant_types <=> BINARY ?",
         )
         .bind(&after.scope)
         .bind(after.is_enabled as i8)

@@ -68,7 +68,7 @@ impl DbSource {
                     .username(&conf.login)
                     .password(&conf.pass)
                     .database(&conf.dbase);
-                Ok((options, target))
+                Ok((with_site_tls(options, dir, site), target))
             }
         }
     }
@@ -106,12 +106,44 @@ pub async fn open_pool(options: MySqlConnectOptions) -> Result<MySqlPool, String
         .map_err(|e| describe(&e))
 }
 
+/// OpenEMR keeps the database's TLS files beside the site's OAuth keys; when they are there,
+/// use them as OpenEMR does (the CA verified, the client certificate presented).
+fn with_site_tls(
+    options: MySqlConnectOptions,
+    dir: &std::path::Path,
+    site: &str,
+) -> MySqlConnectOptions {
+    let certificates = dir
+        .join("sites")
+        .join(site)
+        .join("documents")
+        .join("certificates");
+    let file = |name: &str| Some(certificates.join(name)).filter(|p| p.is_file());
+    let mut options = options;
+    if let Some(ca) = file("mysql-ca") {
+        options = options
+            .ssl_mode(sqlx::mysql::MySqlSslMode::VerifyCa)
+            .ssl_ca(ca);
+    }
+    if let (Some(cert), Some(key)) = (file("mysql-cert"), file("mysql-key")) {
+        options = options.ssl_client_cert(cert).ssl_client_key(key);
+    }
+    options
+}
+
 fn from_url(url: &str) -> Result<(MySqlConnectOptions, String), DbError> {
     let shown = redact_url(url);
     let parsed = url::Url::parse(url).map_err(|e| DbError::BadUrl(shown.clone(), e.to_string()))?;
     if !matches!(parsed.scheme(), "mysql" | "mariadb") {
         let why = format!("scheme {:?}", parsed.scheme());
         return Err(DbError::BadUrl(shown, why));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        // Without this, "mysql:/user:pw@host/db" would quietly mean root@localhost.
+        return Err(DbError::BadUrl(
+            shown,
+            "no host (write mysql://, with two slashes)".into(),
+        ));
     }
     if parsed.path().trim_matches('/').is_empty() {
         return Err(DbError::NoDatabase(shown));
@@ -123,18 +155,36 @@ fn from_url(url: &str) -> Result<(MySqlConnectOptions, String), DbError> {
 }
 
 /// A database URL with its password replaced by `***` (shown only with `--show-secrets`).
+/// Malformed URLs are masked too: anything between the first `:` of the user part and the
+/// last `@` is hidden.
 pub fn redact_url(url: &str) -> String {
     if crate::secrets::shown() {
         return url.to_string();
     }
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
+    if let Ok(mut parsed) = url::Url::parse(url) {
+        if parsed.host_str().is_some_and(|h| !h.is_empty()) {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
             }
-            parsed.to_string()
+            return parsed.to_string();
         }
-        Err(_) => "<unparseable URL>".to_string(),
+    }
+    mask_userinfo(url)
+}
+
+fn mask_userinfo(text: &str) -> String {
+    let Some(at) = text.rfind('@') else {
+        return text.to_string();
+    };
+    let start = text
+        .find("//")
+        .map(|i| i + 2)
+        .or_else(|| text.find(":/").map(|i| i + 2))
+        .unwrap_or(0);
+    let user_part = &text[start.min(at)..at];
+    match user_part.find(':') {
+        Some(colon) => format!("{}:***{}", &text[..start.min(at) + colon], &text[at..]),
+        None => text.to_string(),
     }
 }
 

@@ -27,7 +27,7 @@ pub enum KeyError {
     Encrypted(PathBuf),
     #[error("{0} holds a public key; check needs the private key that signs assertions")]
     PublicNotPrivate(PathBuf),
-    #[error("{path} holds a {kind} key; OpenEMR only accepts RSA keys (RS384)")]
+    #[error("{path} holds a key of type {kind}; OpenEMR only accepts RSA keys (RS384)")]
     NotRsa { path: PathBuf, kind: String },
     #[error("{0} is not a PEM file (no -----BEGIN ... PRIVATE KEY----- block)")]
     NotPem(PathBuf),

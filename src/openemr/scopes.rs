@@ -123,7 +123,7 @@ pub enum ScopeProblem {
     Whitespace(String),
     #[error("scope {0:?} is a wildcard; OpenEMR has no system/*.read, name each resource")]
     Wildcard(String),
-    #[error("scope {0:?} uses a Standard-API lowercase resource; FHIR needs {1:?}")]
+    #[error("scope {0:?} is a Standard-API lowercase spelling, useless to a system client; FHIR needs {1:?}")]
     Lowercase(String, String),
     #[error("scope {0:?} is a SMART v2 scope, which {1} does not know; use {2:?}")]
     V2OnV1(String, Family, String),
@@ -207,7 +207,9 @@ fn validate_permission(
     family: Family,
 ) -> Result<(), ScopeProblem> {
     let fhir_resource = resource.starts_with(|c: char| c.is_ascii_uppercase()) || resource == "*";
-    if !fhir_resource && context == "system" && family >= Family::F2 {
+    // F1 lists system/<lowercase> Standard-API scopes, but the system role is refused on /api/
+    // in every version, so for a backend-services client they only ever mean a misspelling.
+    if !fhir_resource && context == "system" {
         return Err(lowercase(scope, context, resource, permission));
     }
     if !fhir_resource {

@@ -12,6 +12,11 @@ pub enum BaseUrlError {
     #[error("{0:?} carries a query or fragment; give the address of the install only")]
     Extra(String),
     #[error(
+        "{0:?} carries a user name or password; OpenEMR's API does not use them (they would be \
+         sent as HTTP Basic credentials): give the address without them"
+    )]
+    UserInfo(String),
+    #[error(
         "{url:?} already points inside OpenEMR ({inside}); give the install's address, such as {suggestion:?}"
     )]
     Inside {
@@ -42,6 +47,12 @@ impl SiteUrls {
                 base.to_string(),
                 url.scheme().to_string(),
             ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            let _ = shown.set_password(None);
+            let _ = shown.set_username("");
+            return Err(BaseUrlError::UserInfo(shown.to_string()));
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(BaseUrlError::Extra(base.to_string()));

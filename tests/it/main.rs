@@ -6,6 +6,7 @@ mod conformance;
 mod e2e;
 mod fix_scopes;
 mod keygen;
+mod regressions;
 mod sandbox;
 mod scripting;
 mod support;

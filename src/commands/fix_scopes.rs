@@ -32,9 +32,12 @@ pub async fn run(args: &FixScopesArgs, profile: &Profile) -> Outcome {
             .hint("pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set DATABASE_URL), or --openemr-dir PATH")
     })?;
     let db = source.connect().await.map_err(Failure::runtime)?;
+    tracing::info!(database = %db.target, "connected");
     let selector = selector(args, profile)?;
     let before = db.find_client(&selector).await.map_err(select_failure)?;
+    tracing::info!(client_id = %before.client_id, scope = ?before.scope, "client row read");
     let family = family_of(&db).await;
+    tracing::info!(%family, "checking scopes against this version family");
 
     let after = planned_row(&before, args, family)?;
     if after == before {
@@ -245,10 +248,12 @@ fn truncate(text: &str, max: usize) -> String {
 /// What matters in a client's row, one field a line.
 pub fn describe(row: &ClientRow) -> String {
     let mut out = String::new();
-    let scope_line = if row.scope_text().is_empty() {
-        "(none)"
-    } else {
-        row.scope_text()
+    let text = row.scope_text();
+    // Tabs and newlines are shown escaped, so they are visible and cannot break the layout.
+    let scope_line = match text {
+        "" => "(none)".to_string(),
+        t if t.chars().any(|c| c.is_control()) => format!("{t:?}"),
+        t => t.to_string(),
     };
     let _ = writeln!(out, "client_id     {}", row.client_id);
     let _ = writeln!(out, "client_name   {}", row.client_name);

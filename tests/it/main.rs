@@ -3,6 +3,7 @@
 mod check;
 mod conformance;
 mod e2e;
+mod families;
 mod fix_scopes;
 mod keygen;
 mod sandbox;

@@ -8,9 +8,7 @@ use super::harness::World;
 #[tokio::test]
 async fn client_credentials_is_an_unsupported_grant() {
     let world = World::start(Family::F0).await;
-    let answer = world
-        .request_token(&world.assertion(), "system/Patient.read")
-        .await;
+    let answer = world.request("system/Patient.read").await;
     answer.assert_oauth(400, "unsupported_grant_type", Some(UNSUPPORTED_GRANT_HINT));
     assert_eq!(answer.json()["error_description"], UNSUPPORTED_GRANT);
     let jtis: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jwt_grant_history")

@@ -62,9 +62,7 @@ async fn api_switched_off_is_a_json_404_while_fhir_discovery_answers() {
     for global in ["rest_api", "rest_fhir_api", "rest_portal_api"] {
         world.set_global(global, "0").await;
     }
-    let token = world
-        .request_token(&world.assertion(), "system/Patient.read")
-        .await;
+    let token = world.request("system/Patient.read").await;
     token.assert_api_error(404, API_DISABLED);
     let jwk = world.get("/oauth2/default/jwk", None).await;
     jwk.assert_api_error(404, API_DISABLED);

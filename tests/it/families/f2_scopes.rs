@@ -10,7 +10,7 @@ use super::harness::World;
 /// Registers `registered`, requests `requested`; the answer's status and `scope` or hint.
 async fn grant(world: &World, registered: &str, requested: &str) -> (u16, String) {
     world.set_client("scope", Some(registered)).await;
-    let answer = world.request_token(&world.assertion(), requested).await;
+    let answer = world.request(requested).await;
     let body = answer.json();
     let shown = if answer.status == 200 {
         body["scope"].as_str().unwrap().to_string()
@@ -90,9 +90,7 @@ async fn a_malformed_registered_column_is_a_plain_text_500() {
     ];
     for (column, message) in cases {
         world.set_client("scope", Some(column)).await;
-        let answer = world
-            .request_token(&world.assertion(), "system/Patient.read")
-            .await;
+        let answer = world.request("system/Patient.read").await;
         assert_eq!(answer.status, 500, "{column:?}");
         assert!(answer.content_type.starts_with("text/plain"), "{column:?}");
         assert_eq!(answer.body, message, "{column:?}");

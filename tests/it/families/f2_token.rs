@@ -20,6 +20,9 @@ async fn send_claims(world: &World, edit: impl FnOnce(&mut Value), garbage: bool
     serde_json::json!({"status": answer.status, "body": answer.json()})
 }
 
+/// An edit of the assertion claims.
+type ClaimsEdit = Box<dyn FnOnce(&mut Value)>;
+
 fn hint_of(result: &Value) -> (&Value, &Value, &Value) {
     (
         &result["status"],
@@ -32,7 +35,7 @@ fn hint_of(result: &Value) -> (&Value, &Value, &Value) {
 async fn claim_prechecks_answer_invalid_request_before_the_signature() {
     let world = World::start(Family::F2).await;
     let now = chrono::Utc::now().timestamp();
-    let cases: [(&str, Box<dyn FnOnce(&mut Value)>); 4] = [
+    let cases: [(&str, ClaimsEdit); 4] = [
         (
             "Invalid issuer claim",
             Box::new(|c| c["iss"] = "someone-else".into()),
@@ -105,9 +108,7 @@ async fn a_missing_assertion_is_refused_like_a_missing_assertion_type() {
 #[tokio::test]
 async fn tokens_carry_iss_and_no_site_scope() {
     let world = World::start(Family::F2).await;
-    let answer = world
-        .request_token(&world.assertion(), "openid api:fhir system/Patient.read")
-        .await;
+    let answer = world.request("openid api:fhir system/Patient.read").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.content_type, "application/json; charset=UTF-8");
     let body = answer.json();

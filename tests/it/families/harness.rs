@@ -176,6 +176,11 @@ impl World {
         self.post_form(&form).await
     }
 
+    /// POSTs a client_credentials request with a valid assertion for `scope`.
+    pub async fn request(&self, scope: &str) -> Answer {
+        self.request_token(&self.assertion(), scope).await
+    }
+
     /// POSTs `form` to the token endpoint.
     pub async fn post_form(&self, form: &[(&str, &str)]) -> Answer {
         let response = http()
@@ -189,7 +194,7 @@ impl World {
 
     /// An access token for `scope` (asserting the request succeeds).
     pub async fn token(&self, scope: &str) -> String {
-        let answer = self.request_token(&self.assertion(), scope).await;
+        let answer = self.request(scope).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         answer.json()["access_token"].as_str().unwrap().to_string()
     }

@@ -3,6 +3,7 @@
 //! every behaviour `shared/openemr/behavior.md` §10 names per family. F1 itself is held to
 //! the recordings by the conformance test.
 
+mod cli;
 mod f0;
 mod f2_discovery;
 mod f2_fhir;

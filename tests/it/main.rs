@@ -4,6 +4,7 @@ mod check;
 mod config;
 mod conformance;
 mod e2e;
+mod families;
 mod fix_scopes;
 mod keygen;
 mod regressions;

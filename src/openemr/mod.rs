@@ -78,7 +78,8 @@ impl Family {
             (6, 0, _) => Family::F1,
             (6, _, _) => Family::F1,
             (7, 0, ..=3) => Family::F1,
-            (7, _, _) | (8, _, _) => Family::F2,
+            // 8.3.0-dev is the late-2026 master that added the F3 rules.
+            (7, _, _) | (8, ..=2, _) => Family::F2,
             _ => Family::F3,
         })
     }
@@ -128,6 +129,8 @@ mod tests {
         assert_eq!(Family::from_version("6.1.0"), Some(Family::F1));
         assert_eq!(Family::from_version("7.0.4"), Some(Family::F2));
         assert_eq!(Family::from_version("8.0.0"), Some(Family::F2));
+        assert_eq!(Family::from_version("8.2.0-dev"), Some(Family::F2));
+        assert_eq!(Family::from_version("8.3.0-dev"), Some(Family::F3));
         assert_eq!(Family::from_version("9.1.0"), Some(Family::F3));
         assert_eq!(Family::from_version("banana"), None);
     }

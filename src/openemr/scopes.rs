@@ -166,33 +166,15 @@ fn split_context(scope: &str) -> Option<(&str, &str)> {
 }
 
 fn validate_plain(scope: &str) -> Result<(), ScopeProblem> {
-    const PLAIN: &[&str] = &[
-        "openid",
-        "fhirUser",
-        "online_access",
-        "offline_access",
-        "launch",
-        "launch/patient",
-        "api:oemr",
-        "api:fhir",
-        "api:port",
-        "profile",
-        "name",
-        "address",
-        "given_name",
-        "family_name",
-        "nickname",
-        "phone",
-        "phone_verified",
-        "email",
-        "email_verified",
-    ];
     let site_ok = scope.strip_prefix("site:").is_some_and(|s| {
         !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
     });
-    if PLAIN.contains(&scope) || site_ok {
+    let plain = super::supported_v2::OPENID_SCOPES
+        .iter()
+        .chain(super::supported_v2::SMART_SCOPES);
+    if plain.into_iter().any(|p| *p == scope) || site_ok {
         Ok(())
     } else {
         Err(ScopeProblem::Unknown(scope.to_string()))

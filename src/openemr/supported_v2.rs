@@ -4,7 +4,8 @@
 
 use super::smart_v2::{any_contains, ParsedScope};
 
-const OPENID_SCOPES: &[&str] = &[
+/// OpenID Connect and API-family scopes, which need no resource.
+pub(crate) const OPENID_SCOPES: &[&str] = &[
     "openid",
     "profile",
     "name",
@@ -22,7 +23,8 @@ const OPENID_SCOPES: &[&str] = &[
     "api:port",
 ];
 
-const SMART_SCOPES: &[&str] = &[
+/// SMART launch and context scopes, which need no resource.
+pub(crate) const SMART_SCOPES: &[&str] = &[
     "openid",
     "fhirUser",
     "online_access",

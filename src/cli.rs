@@ -76,6 +76,7 @@ impl Command {
         match self {
             Command::Keygen(args) => args.json,
             Command::FixScopes(args) => args.json,
+            Command::Check(args) => args.json,
             _ => false,
         }
     }
@@ -262,6 +263,10 @@ pub struct CheckArgs {
     /// Seconds each network request may take [default: 15].
     #[arg(long, env = "OEMR_DOCTOR_TIMEOUT", value_name = "SECS")]
     pub timeout: Option<u64>,
+
+    /// Print a JSON document (schema oemr-doctor/check/v1) on stdout instead of the report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `sandbox`.

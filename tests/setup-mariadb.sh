@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts MariaDB on a fresh Debian machine (as root) and creates the account the
 # tests and the demo use: oemr_doctor / oemr_doctor on 127.0.0.1:3306, allowed to create and
-# drop the scratch databases they work in. Safe to run again.
+# drop the scratch databases they work in (and, for the secrets test, accounts of their
+# own). Safe to run again.
 set -euo pipefail
 
 if ! command -v mariadbd >/dev/null 2>&1; then
@@ -27,8 +28,8 @@ fi
 mariadb <<'SQL'
 CREATE USER IF NOT EXISTS 'oemr_doctor'@'127.0.0.1' IDENTIFIED BY 'oemr_doctor';
 CREATE USER IF NOT EXISTS 'oemr_doctor'@'localhost' IDENTIFIED BY 'oemr_doctor';
-GRANT ALL PRIVILEGES ON *.* TO 'oemr_doctor'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON *.* TO 'oemr_doctor'@'localhost';
+GRANT ALL PRIVILEGES ON *.* TO 'oemr_doctor'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO 'oemr_doctor'@'localhost' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
 echo "MariaDB is up; tests use mysql://oemr_doctor:oemr_doctor@127.0.0.1:3306"

@@ -14,7 +14,18 @@ pub async fn run(args: &CheckArgs, profile: &Profile) -> Outcome {
     let config = resolve(args, profile)?;
     log_effective(&config);
     let report = probe::run(&config).await;
-    print!("{}", human::render_with(&report, super::render_options()));
+    if args.json {
+        let mut document = crate::report::json::render(&report);
+        document["target"] = serde_json::json!({
+            "base_url": config.base_url,
+            "site": config.site,
+            "client_id": config.client_id,
+            "scopes": config.scopes,
+        });
+        super::print_json(&document);
+    } else {
+        print!("{}", human::render_with(&report, super::render_options()));
+    }
     Ok(report.exit_code())
 }
 

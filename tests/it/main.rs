@@ -8,6 +8,8 @@ mod families;
 mod fix_scopes;
 mod keygen;
 mod regressions;
+mod report_json;
 mod sandbox;
 mod scripting;
+mod secrets;
 mod support;

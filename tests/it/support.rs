@@ -122,3 +122,29 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// Runs `oemr-doctor keygen` into `dir` and returns the JWKS it wrote.
+pub fn keygen_into(dir: &std::path::Path) -> String {
+    doctor()
+        .args(["keygen", "--out"])
+        .arg(dir)
+        .assert()
+        .success();
+    std::fs::read_to_string(dir.join("jwks.json")).unwrap()
+}
+
+/// A backend-services client as registration leaves it, enabled by an administrator.
+pub async fn register_client(pool: &MySqlPool, id: &str, scope: &str, jwks: &str) {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, client_role, client_name, client_secret, \
+         grant_types, scope, is_confidential, is_enabled, jwks, redirect_uri) VALUES (?, 'user', ?, \
+         'Client-Secret-7f3a9c', 'authorization_code', ?, 1, 1, ?, 'https://localhost/unused')",
+    )
+    .bind(id)
+    .bind(format!("{id} name"))
+    .bind(scope)
+    .bind(jwks)
+    .execute(pool)
+    .await
+    .unwrap();
+}

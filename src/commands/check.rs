@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{db_source, Outcome};
 use crate::cli::CheckArgs;
 use crate::db::{redact_url, DbSource};
-use crate::probe::{self, CheckConfig};
+use crate::probe::{self, CheckConfig, ProbeOptions};
 use crate::report::human;
 
 /// Runs check; the exit code names the first failing stage.
@@ -21,7 +21,11 @@ pub async fn run(args: &CheckArgs) -> Outcome {
         fix_db_args: fix_db_args(args),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let report = probe::run(&config).await;
+    let options = ProbeOptions {
+        family: args.family.map(Into::into),
+        clock_offset_secs: 0,
+    };
+    let report = probe::run_with(&config, options).await;
     print!("{}", human::render_with(&report, super::render_options()));
     Ok(report.exit_code())
 }

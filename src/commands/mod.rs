@@ -4,6 +4,7 @@
 pub mod check;
 pub mod demo;
 pub mod fix_scopes;
+pub mod inspect;
 pub mod keygen;
 pub mod sandbox;
 
@@ -16,6 +17,7 @@ pub async fn run(command: &Command) -> Outcome {
         Command::FixScopes(args) => fix_scopes::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Check(args) => check::run(args).await,
+        Command::Inspect(args) => inspect::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -5,6 +5,9 @@
 //! recorded exchanges in the conformance test keep it honest.
 
 pub mod errors;
+pub mod family_rules;
+pub mod fault;
+pub mod keyset_rules;
 pub mod scopes;
 pub mod urls;
 

@@ -2,3 +2,4 @@
 //! lay them out.
 
 pub mod human;
+pub mod inspect;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::openemr::Family;
+
 /// Set up, diagnose and repair OpenEMR SMART Backend Services (client_credentials) clients.
 #[derive(Debug, Parser)]
 #[command(name = "oemr-doctor", version, about, long_about = None)]
@@ -87,9 +89,10 @@ Exit codes:
 const SANDBOX_ABOUT: &str = "\
 Serve an emulation of OpenEMR's OAuth2 and FHIR Patient endpoints on 127.0.0.1.
 
-This is an emulator for development and testing, not OpenEMR: it reproduces how OpenEMR 6.1.0 to \
-7.0.3 (family F1) answers the client_credentials grant, discovery and FHIR Patient reads, using \
-the real OpenEMR tables (oauth_clients, globals, jwt_grant_history, api_token) in the database you \
+This is an emulator for development and testing, not OpenEMR: it reproduces how one OpenEMR \
+family (--family: f0 = 6.0, f1 = 6.1.0 to 7.0.3, f2 = 7.0.4 to 8.x, f3 = master late 2026) \
+answers the client_credentials grant, discovery and FHIR Patient reads, using the real OpenEMR \
+tables (oauth_clients, globals, jwt_grant_history, api_token) in the database you \
 give it. Point it at a scratch database, never at a production OpenEMR database.";
 
 /// Where OpenEMR's database is.
@@ -222,38 +225,14 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// Judge by this family's rules instead of the detected one.
-    #[arg(long, value_enum, value_name = "FAMILY")]
-    pub family: Option<FamilyArg>,
+    /// Judge by this family's rules instead of the detected one: f0 (6.0), f1 (6.1.0 to
+    /// 7.0.3), f2 (7.0.4 to 8.x) or f3 (master, late 2026).
+    #[arg(long, value_name = "FAMILY", value_parser = parse_family)]
+    pub family: Option<Family>,
 
     /// Seconds each network request may take.
     #[arg(long, default_value_t = 15, value_name = "SECS")]
     pub timeout: u64,
-}
-
-/// An OpenEMR behaviour family, as `--family` takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FamilyArg {
-    /// OpenEMR 6.0.x (no client_credentials grant).
-    F0,
-    /// OpenEMR 6.1.0 to 7.0.3.
-    F1,
-    /// OpenEMR 7.0.4 to 8.x.
-    F2,
-    /// OpenEMR master, late 2026 (kid and grant_types enforced).
-    F3,
-}
-
-impl From<FamilyArg> for crate::openemr::Family {
-    fn from(arg: FamilyArg) -> Self {
-        use crate::openemr::Family;
-        match arg {
-            FamilyArg::F0 => Family::F0,
-            FamilyArg::F1 => Family::F1,
-            FamilyArg::F2 => Family::F2,
-            FamilyArg::F3 => Family::F3,
-        }
-    }
 }
 
 /// Arguments of `inspect`.
@@ -303,9 +282,10 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
-    /// Judge by this family's rules instead of the detected one.
-    #[arg(long, value_enum, value_name = "FAMILY")]
-    pub family: Option<FamilyArg>,
+    /// Judge by this family's rules instead of the detected one: f0 (6.0), f1 (6.1.0 to
+    /// 7.0.3), f2 (7.0.4 to 8.x) or f3 (master, late 2026).
+    #[arg(long, value_name = "FAMILY", value_parser = parse_family)]
+    pub family: Option<Family>,
 
     /// Seconds each network request may take.
     #[arg(long, default_value_t = 15, value_name = "SECS")]
@@ -334,6 +314,15 @@ pub struct SandboxArgs {
     /// Create the tables and seed a fresh install (API switched on, one patient) first.
     #[arg(long)]
     pub init: bool,
+
+    /// OpenEMR family to behave as: f0 (6.0), f1 (6.1.0 to 7.0.3), f2 (7.0.4 to 8.x) or f3
+    /// (master, late 2026).
+    #[arg(long, default_value = "f1", value_parser = parse_family)]
+    pub family: Family,
+}
+
+fn parse_family(name: &str) -> Result<Family, String> {
+    Family::from_name(name).ok_or_else(|| format!("{name:?} is not one of f0, f1, f2, f3"))
 }
 
 /// Arguments of `demo`.

@@ -22,7 +22,7 @@ pub async fn run(args: &CheckArgs) -> Outcome {
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
     let options = ProbeOptions {
-        family: args.family.map(Into::into),
+        family: args.family,
         clock_offset_secs: 0,
     };
     let report = probe::run_with(&config, options).await;

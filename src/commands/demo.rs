@@ -13,6 +13,7 @@ use super::{Failure, Outcome};
 use crate::cli::DemoArgs;
 use crate::db::clients::ClientSelector;
 use crate::db::{redact_url, Database, DbSource};
+use crate::openemr::Family;
 use crate::probe::{self, CheckConfig, Report, StageId, Status};
 use crate::report::human;
 use crate::sandbox::{prepare_database, set_global, Sandbox, SandboxConfig};
@@ -88,6 +89,8 @@ async fn flow(server: &str, name: &str, keep: bool) -> Outcome {
         bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         sites: vec!["default".to_string()],
         webroot: String::new(),
+        family: Family::F1,
+        allow_loopback_jwks_uri: true,
     })
     .await
     .map_err(Failure::runtime)?;

@@ -30,7 +30,7 @@ pub async fn run(args: &InspectArgs) -> Outcome {
         client_id: args.client_id.clone(),
         jwks_path: args.jwks.clone(),
         db: db_source(&args.db, &args.site),
-        family: args.family.map(Into::into),
+        family: args.family,
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
     let inspection = inspect(&input).await;

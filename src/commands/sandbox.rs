@@ -5,20 +5,25 @@ use std::net::{Ipv4Addr, SocketAddr};
 use super::{Failure, Outcome};
 use crate::cli::SandboxArgs;
 use crate::db::DbSource;
-use crate::sandbox::{prepare_database, set_global, Sandbox, SandboxConfig};
+use crate::sandbox::{prepare_database_for, set_global, Sandbox, SandboxConfig};
 
 /// Runs the sandbox.
 pub async fn run(args: &SandboxArgs) -> Outcome {
     let source = DbSource::Url(args.db_url.clone());
     let db = source.connect().await.map_err(Failure::runtime)?;
     if args.init {
-        prepare_database(&db, "").await.map_err(Failure::runtime)?;
+        prepare_database_for(&db, "", args.family)
+            .await
+            .map_err(Failure::runtime)?;
     }
     let config = SandboxConfig {
         db: source,
         bind: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
         sites: args.sites.clone(),
         webroot: args.webroot.trim_end_matches('/').to_string(),
+        family: args.family,
+        // A JWKS served on this machine is the usual case for a local emulator.
+        allow_loopback_jwks_uri: true,
     };
     let sandbox = Sandbox::start(config).await.map_err(Failure::runtime)?;
     let base = sandbox.base_url();
@@ -27,7 +32,10 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
             .await
             .map_err(Failure::runtime)?;
     }
-    println!("OpenEMR sandbox (an emulator of OpenEMR 6.1.0 to 7.0.3, for development and tests)");
+    println!(
+        "OpenEMR sandbox (an emulator of OpenEMR {}, for development and tests)",
+        args.family
+    );
     println!("  base URL        {base}");
     for site in &args.sites {
         println!("  token endpoint  {base}/oauth2/{site}/token");

@@ -25,6 +25,68 @@ which prevented it from fulfilling the request: Server was not properly setup";
 /// `error_description` of `access_denied` on the resource server.
 pub const ACCESS_DENIED: &str = "The resource owner or authorization server denied the request.";
 
+/// `error_description` of `unauthorized_client` (F3's grant_types guard).
+pub const UNAUTHORIZED_CLIENT: &str =
+    "The authenticated client is not authorized to use this authorization grant type.";
+/// Hint of `unauthorized_client` for the client_credentials grant.
+pub const GRANT_NOT_REGISTERED_HINT: &str =
+    "Grant type client_credentials is not registered for this client.";
+
+/// `error` of every F2 answer written by its exception listener rather than by league.
+pub const F2_GENERIC_ERROR: &str = "An error occurred";
+/// F2's message when every API global is off (HTTP 404 on `/oauth2/`).
+pub const API_DISABLED: &str = "OpenEMR Error: API is disabled";
+/// F2's message for a site id that is invalid or has no `sites/<id>` (HTTP 400).
+pub const SITE_ERROR: &str = "OpenEMR Error: api site error, so forced exit.  Please ensure \
+that the site is set up correctly in the OpenEMR configuration.";
+/// F2's message when the token lacks the scope a FHIR route needs (HTTP 401).
+pub const UNAUTHORIZED: &str = "Unauthorized";
+/// F2's message when a token's role may not call the route, e.g. a system token on `/api/`
+/// (HTTP 403).
+pub const INSUFFICIENT_PERMISSIONS: &str =
+    "OpenEMR Error: API call failed due to insufficient permissions for the requested resource.";
+/// F2's message when the token's `api_token` row is missing or expired (HTTP 401).
+pub const INVALID_OR_EXPIRED_TOKEN: &str =
+    "OpenEMR Error: API call failed due to invalid token or expired token.";
+/// Message when the token's `oauth_trusted_user` row is gone (HTTP 400, every family).
+pub const TRUSTED_USER_GONE: &str = "Refresh Token revoked or logged out";
+/// F2's message for a path no route matches (HTTP 404).
+pub const ROUTE_NOT_FOUND: &str = "Route not found";
+
+/// One answer of F2's exception listener: `{"error":"An error occurred","message":…,
+/// "code":…}`, used on `/apis/` and for `/oauth2/` failures league does not format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// The exception's message.
+    pub message: String,
+    /// The exception's code (0 for Symfony's HTTP exceptions).
+    pub code: i64,
+}
+
+impl ApiError {
+    /// An answer with exception code 0.
+    pub fn new(status: u16, message: &str) -> ApiError {
+        let message = message.to_string();
+        ApiError {
+            status,
+            message,
+            code: 0,
+        }
+    }
+
+    /// The body as Symfony's JsonResponse writes it (slashes escaped).
+    pub fn body(&self) -> String {
+        let value = serde_json::json!({
+            "error": F2_GENERIC_ERROR,
+            "message": self.message,
+            "code": self.code,
+        });
+        php_json(&value)
+    }
+}
+
 /// One OAuth2 error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -59,6 +121,19 @@ impl OAuthError {
     pub fn assertion_type() -> OAuthError {
         let hint = Some(ASSERTION_TYPE_HINT.to_string());
         OAuthError::new(400, "invalid_request", INVALID_REQUEST, hint)
+    }
+
+    /// 400 `invalid_request` with the generic description and `hint` (F2's assertion
+    /// pre-checks: "Invalid issuer claim", "Missing jti claim", ...).
+    pub fn invalid_request(hint: &str) -> OAuthError {
+        let hint = Some(hint.to_string());
+        OAuthError::new(400, "invalid_request", INVALID_REQUEST, hint)
+    }
+
+    /// 400 `unauthorized_client`: F3's client lacks client_credentials in `grant_types`.
+    pub fn unauthorized_client() -> OAuthError {
+        let hint = Some(GRANT_NOT_REGISTERED_HINT.to_string());
+        OAuthError::new(400, "unauthorized_client", UNAUTHORIZED_CLIENT, hint)
     }
 
     /// 400 `invalid_request` "Bad request": no grant_type in a form body.

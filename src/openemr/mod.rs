@@ -7,8 +7,11 @@
 pub mod errors;
 pub mod family_rules;
 pub mod fault;
+pub mod grants;
 pub mod keyset_rules;
 pub mod scopes;
+pub mod smart_v2;
+pub mod supported_v2;
 pub mod urls;
 
 use std::fmt;
@@ -27,6 +30,22 @@ pub const ACCESS_TOKEN_TTL_SECS: i64 = 300;
 
 /// Longest assertion lifetime SMART Backend Services asks for.
 pub const SMART_MAX_ASSERTION_SECS: i64 = 300;
+
+/// F2 and later refuse an assertion whose `exp` lies further ahead than this.
+pub const MAX_ASSERTION_HORIZON_SECS: i64 = 24 * 3600;
+
+/// F2 and later refuse an assertion whose `iat` is older than this (no leeway).
+pub const MAX_ASSERTION_AGE_SECS: i64 = 300;
+
+/// F3's caps on a client key set: document bytes, keys, and decoded RSA modulus and
+/// exponent bytes (8192-bit modulus at most).
+pub const F3_MAX_JWKS_BYTES: usize = 256 * 1024;
+/// See [`F3_MAX_JWKS_BYTES`].
+pub const F3_MAX_JWKS_KEYS: usize = 50;
+/// See [`F3_MAX_JWKS_BYTES`].
+pub const F3_MAX_MODULUS_BYTES: usize = 1024;
+/// See [`F3_MAX_JWKS_BYTES`].
+pub const F3_MAX_EXPONENT_BYTES: usize = 32;
 
 /// The user whose UUID is the subject of every client_credentials token.
 pub const SYSTEM_USERNAME: &str = "oe-system";
@@ -65,6 +84,17 @@ impl Family {
             (7, _, _) | (8, _, _) => Family::F2,
             _ => Family::F3,
         })
+    }
+
+    /// The family's answer to `--family`-style names: `f0` to `f3`, any case.
+    pub fn from_name(name: &str) -> Option<Family> {
+        match name.to_ascii_lowercase().as_str() {
+            "f0" => Some(Family::F0),
+            "f1" => Some(Family::F1),
+            "f2" => Some(Family::F2),
+            "f3" => Some(Family::F3),
+            _ => None,
+        }
     }
 
     /// The version range the family covers, for reports.

@@ -1,5 +1,5 @@
-//! Client assertions: reading one without trusting it (to find the client), then checking it
-//! the way F1's lcobucci/jwt constraints do.
+//! Client assertions: reading one without trusting it (to find the client), F2's claim
+//! pre-checks, then the lcobucci/jwt constraints every family applies.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -7,7 +7,9 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::keys::jwks::Jwk;
-use crate::openemr::{ASSERTION_ALG, LEEWAY_SECS};
+use crate::openemr::{
+    ASSERTION_ALG, LEEWAY_SECS, MAX_ASSERTION_AGE_SECS, MAX_ASSERTION_HORIZON_SECS,
+};
 
 /// A compact JWS split into its parts and decoded, not yet verified.
 pub struct ParsedAssertion {
@@ -52,6 +54,14 @@ impl ParsedAssertion {
         self.claims.get("jti").and_then(Value::as_str)
     }
 
+    /// The `kid` header, when it is a non-empty string.
+    pub fn kid(&self) -> Option<&str> {
+        self.header
+            .get("kid")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
+    }
+
     /// The `exp` claim in whole seconds, when present.
     pub fn expiry(&self) -> Option<i64> {
         self.claims.get("exp").and_then(number).map(|e| e as i64)
@@ -78,6 +88,34 @@ fn number(value: &Value) -> Option<f64> {
     }
 }
 
+/// F2's pre-checks (`performAdditionalValidations`), run before the signature is looked at,
+/// in its order; the hint of the first that fails. F3 also insists on `exp`.
+pub fn precheck(
+    assertion: &ParsedAssertion,
+    client_id: &str,
+    now: f64,
+    exp_required: bool,
+) -> Option<&'static str> {
+    if assertion.claims.get("iss").and_then(Value::as_str) != Some(client_id) {
+        return Some("Invalid issuer claim");
+    }
+    let exp = assertion.time("exp");
+    if exp_required && exp.is_none() {
+        return Some("Missing exp claim");
+    }
+    if exp.is_some_and(|exp| exp > now + MAX_ASSERTION_HORIZON_SECS as f64) {
+        return Some("Token expiration exceeds maximum allowed time");
+    }
+    let oldest = now - MAX_ASSERTION_AGE_SECS as f64;
+    if assertion.time("iat").is_some_and(|iat| iat < oldest) {
+        return Some("Token issued too far in the past");
+    }
+    if !assertion.claims.contains_key("jti") {
+        return Some("Missing jti claim");
+    }
+    None
+}
+
 /// The result of checking an assertion against a client.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -95,18 +133,19 @@ pub struct Expectations<'a> {
     pub client_id: &'a str,
     /// The token URL the `aud` must contain, byte for byte.
     pub token_url: &'a str,
-    /// The client's key set, in order.
-    pub keys: &'a [Jwk],
+    /// The key to verify with: F1 and F2 take the first RSA key of the set whatever the kid,
+    /// F3 the one its kid names. `None` when the set has no usable one.
+    pub key: Option<&'a Jwk>,
     /// Now, in Unix seconds.
     pub now: f64,
 }
 
-/// Checks every constraint F1 applies, collecting the failures as lcobucci does. The key is
-/// the first `kty: RSA` key whatever the `kid` says, and it is only looked at once the `alg`
-/// header has passed, which is why an EC-only key set gives 400 for ES384 but 401 for RS384.
+/// Checks every lcobucci constraint, collecting the failures as lcobucci does. The key is
+/// only looked at once the `alg` header has passed, which is why on F1 an EC-only key set
+/// gives 400 for ES384 but 401 for RS384.
 pub fn check(assertion: &ParsedAssertion, expect: &Expectations<'_>) -> Verdict {
     let mut failed = Vec::new();
-    match signature_ok(assertion, expect.keys) {
+    match signature_ok(assertion, expect.key) {
         Some(true) => {}
         Some(false) => failed.push("signature or alg"),
         None => return Verdict::NoUsableKey,
@@ -129,11 +168,11 @@ pub fn check(assertion: &ParsedAssertion, expect: &Expectations<'_>) -> Verdict 
 }
 
 /// `Some(valid)`, or `None` when the alg is right but no usable RSA key exists.
-fn signature_ok(assertion: &ParsedAssertion, keys: &[Jwk]) -> Option<bool> {
+fn signature_ok(assertion: &ParsedAssertion, key: Option<&Jwk>) -> Option<bool> {
     if assertion.header.get("alg").and_then(Value::as_str) != Some(ASSERTION_ALG) {
         return Some(false);
     }
-    let key = keys.iter().find(|k| k.kty() == Some("RSA"))?;
+    let key = key?;
     let decoding = key.decoding_key().ok()?;
     let verified = jsonwebtoken::crypto::verify(
         &assertion.signature,
@@ -187,6 +226,33 @@ mod tests {
         );
         let parsed = ParsedAssertion::parse(&text).unwrap();
         assert_eq!(parsed.subject(), Some("c"));
+    }
+
+    #[test]
+    fn prechecks_run_in_openemr_order() {
+        let parsed = |claims: &str| {
+            let text = format!("{}.{}.", encode(r#"{"alg":"RS384"}"#), encode(claims));
+            ParsedAssertion::parse(&text).unwrap()
+        };
+        let now = 1_000_000.0;
+        let check = |claims: &str, exp_required| precheck(&parsed(claims), "c", now, exp_required);
+        assert_eq!(
+            check(r#"{"iss":"x","jti":"j"}"#, false),
+            Some("Invalid issuer claim")
+        );
+        assert_eq!(check(r#"{"iss":"c","jti":"j"}"#, false), None);
+        assert_eq!(
+            check(r#"{"iss":"c","jti":"j"}"#, true),
+            Some("Missing exp claim")
+        );
+        let far = r#"{"iss":"c","jti":"j","exp":1086401}"#;
+        assert_eq!(
+            check(far, false),
+            Some("Token expiration exceeds maximum allowed time")
+        );
+        let old = r#"{"iss":"c","jti":"j","iat":999699}"#;
+        assert_eq!(check(old, false), Some("Token issued too far in the past"));
+        assert_eq!(check(r#"{"iss":"c"}"#, false), Some("Missing jti claim"));
     }
 
     #[test]

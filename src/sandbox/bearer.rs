@@ -1,5 +1,5 @@
-//! Checking an API request's bearer token as F1 does: league's BearerTokenValidator (with its
-//! hints), then OpenEMR's own checks of the site scope and the database rows.
+//! Checking an API request's bearer token: league's BearerTokenValidator (with its hints),
+//! then OpenEMR's own checks of the token's site and the database rows.
 
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{store, Shared};
 use crate::keys::jwks::components;
+use crate::openemr::urls::SiteUrls;
 
 /// The claims of a verified access token that the API layer uses.
 pub struct AccessClaims {
@@ -16,16 +17,22 @@ pub struct AccessClaims {
     pub client_id: String,
     pub user_uuid: String,
     pub scopes: Vec<String>,
+    /// `iss` (F2 tokens only; empty otherwise).
+    pub issuer: String,
 }
 
-/// Why a bearer token was not accepted.
+/// Why a bearer token was not accepted; `answers::bearer` renders it per family.
 pub enum BearerRefusal {
-    /// 401 league `access_denied` with this hint.
-    Denied(&'static str),
-    /// A bare status with an empty body.
-    Empty(u16),
-    /// 400 "Refresh Token revoked or logged out": no `oauth_trusted_user` row.
+    /// league's validator refused it (missing header, bad signature, expired), with its hint.
+    Invalid(&'static str),
+    /// The `api_token` row says revoked.
+    Revoked,
+    /// Issued for another site: F1's `site:` scope, F2's per-site signing key.
+    WrongSite,
+    /// No `oauth_trusted_user` row for the token's user and client.
     NotTrusted,
+    /// The `api_token` row is missing or expired.
+    NoTokenRow,
     /// The sandbox itself failed.
     Internal(anyhow::Error),
 }
@@ -36,31 +43,43 @@ impl From<anyhow::Error> for BearerRefusal {
     }
 }
 
-/// Checks the request's token for `site`, in F1's order.
+/// Checks the request's token for the site of `urls`, in the family's order.
 pub async fn check(
     shared: &Shared,
     headers: &HeaderMap,
-    site: &str,
+    urls: &SiteUrls,
 ) -> Result<AccessClaims, BearerRefusal> {
     let header = headers
         .get(header::AUTHORIZATION)
-        .ok_or(BearerRefusal::Denied("Missing \"Authorization\" header"))?;
+        .ok_or(BearerRefusal::Invalid("Missing \"Authorization\" header"))?;
     let text = String::from_utf8_lossy(header.as_bytes()).to_string();
     let claims = verify(shared, strip_bearer(&text))?;
+    if shared.profile.issuer_in_token() && !issued_here(&claims, urls) {
+        return Err(BearerRefusal::WrongSite);
+    }
     let state = store::token_state(&shared.db, &claims.jti).await?;
     if state.as_ref().is_some_and(|s| s.revoked) {
-        return Err(BearerRefusal::Denied("Access token has been revoked"));
+        return Err(BearerRefusal::Revoked);
     }
-    if !claims.scopes.iter().any(|s| *s == format!("site:{site}")) {
-        return Err(BearerRefusal::Empty(400));
+    let site_scope = format!("site:{}", urls.site);
+    if shared.profile.site_scope_in_token() && !claims.scopes.contains(&site_scope) {
+        return Err(BearerRefusal::WrongSite);
     }
     if !store::trusted_user_exists(&shared.db, &claims.user_uuid, &claims.client_id).await? {
         return Err(BearerRefusal::NotTrusted);
     }
     if state.is_none_or(|s| s.expired) {
-        return Err(BearerRefusal::Empty(401));
+        return Err(BearerRefusal::NoTokenRow);
     }
     Ok(claims)
+}
+
+/// F2 verifies with the site's own key, so a token from another site fails its signature.
+/// Limitation: the sandbox signs for every site with one key, so it compares the site in the
+/// token's `iss` instead; the answer is the same 401.
+fn issued_here(claims: &AccessClaims, urls: &SiteUrls) -> bool {
+    let suffix = format!("/oauth2/{}", urls.site);
+    claims.issuer.ends_with(&suffix)
 }
 
 /// league strips a leading `Bearer ` (case-sensitive) and trims; anything else stays, so a
@@ -78,7 +97,7 @@ fn strip_bearer(header: &str) -> &str {
 fn verify(shared: &Shared, token: &str) -> Result<AccessClaims, BearerRefusal> {
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err(BearerRefusal::Denied("The JWT string must have two dots"));
+        return Err(BearerRefusal::Invalid("The JWT string must have two dots"));
     }
     let header = decode_part(parts[0])?;
     let claims = decode_part(parts[1])?;
@@ -94,7 +113,7 @@ fn verify(shared: &Shared, token: &str) -> Result<AccessClaims, BearerRefusal> {
         )
         .unwrap_or(false);
     if !signed || !times_ok(&claims) {
-        return Err(BearerRefusal::Denied("Access token could not be verified"));
+        return Err(BearerRefusal::Invalid("Access token could not be verified"));
     }
     Ok(access_claims(&claims))
 }
@@ -103,13 +122,13 @@ fn decode_part(segment: &str) -> Result<Map<String, Value>, BearerRefusal> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment.trim_end_matches('='))
         .map_err(|_| {
-            BearerRefusal::Denied(
+            BearerRefusal::Invalid(
                 "Error while decoding from Base64Url, invalid base64 characters detected",
             )
         })?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(BearerRefusal::Denied("Error while decoding from JSON")),
+        _ => Err(BearerRefusal::Invalid("Error while decoding from JSON")),
     }
 }
 
@@ -145,6 +164,7 @@ fn access_claims(claims: &Map<String, Value>) -> AccessClaims {
         client_id: text("aud"),
         user_uuid: text("sub"),
         scopes,
+        issuer: text("iss"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use axum::http::{header, HeaderMap};
 
+use super::profile::Profile;
 use super::Shared;
 use crate::db::globals::ApiGlobals;
 use crate::openemr::urls::SiteUrls;
@@ -15,11 +16,17 @@ pub struct SitePath<'a> {
     pub rest: &'a str,
 }
 
-/// Splits `/oauth2/SITE/rest` or `/apis/SITE/rest` (the prefix already stripped).
-pub fn split_site(after_prefix: &str) -> SitePath<'_> {
+/// Splits `/oauth2/SITE/rest` or `/apis/SITE/rest` (the prefix already stripped). A lone
+/// segment (`/oauth2/token`) is a site with nothing after it on F1, but F2 reads it as the
+/// path under site `default` (read from its source; not observed).
+pub fn split_site(after_prefix: &str, profile: Profile) -> SitePath<'_> {
     let trimmed = after_prefix.trim_start_matches('/');
     match trimmed.split_once('/') {
         Some((site, rest)) => SitePath { site, rest },
+        None if profile.lone_segment_is_default_site() => SitePath {
+            site: "default",
+            rest: trimmed,
+        },
         None => SitePath {
             site: trimmed,
             rest: "",
@@ -113,9 +120,13 @@ mod tests {
 
     #[test]
     fn site_is_the_first_segment() {
-        let p = split_site("default/fhir/Patient");
+        let f1 = Profile::new(crate::openemr::Family::F1);
+        let p = split_site("default/fhir/Patient", f1);
         assert_eq!((p.site, p.rest), ("default", "fhir/Patient"));
-        let p = split_site("default");
+        let p = split_site("default", f1);
         assert_eq!((p.site, p.rest), ("default", ""));
+        let f2 = Profile::new(crate::openemr::Family::F2);
+        let p = split_site("token", f2);
+        assert_eq!((p.site, p.rest), ("default", "token"));
     }
 }

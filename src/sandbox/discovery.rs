@@ -1,17 +1,26 @@
 //! The public documents: OIDC discovery, SMART configuration, the FHIR CapabilityStatement and
-//! the server's own JWKS, with F1's field sets and quirks.
+//! the server's own JWKS, with each family's field sets and quirks.
 
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::answers;
 use super::context::RequestContext;
+use super::profile::Profile;
 use super::{reply, Shared};
 use crate::keys::jwks::components;
 use crate::openemr::scopes::f1_supported;
+use crate::openemr::supported_v2::f2_supported;
 use crate::openemr::urls::SiteUrls;
 
-/// The version F1's composer.json reports in the CapabilityStatement.
-const SOFTWARE_VERSION: &str = "7.0.3";
+/// SMART capabilities F2 adds to F1's.
+const SMART_V2_CAPABILITIES: &[&str] = &[
+    "client-confidential-asymmetric",
+    "permission-v1",
+    "permission-v2",
+    "authorize-post",
+    "context-ehr-encounter",
+];
 
 /// SMART capabilities F1 advertises (v1 only, no asymmetric client auth).
 const SMART_CAPABILITIES: &[&str] = &[
@@ -41,7 +50,7 @@ const RESPONSE_TYPES: &[&str] = &[
 
 /// `/oauth2/SITE/.well-known/openid-configuration`. Note what F1 gets wrong and clients must
 /// not trust: no client_credentials grant, no private_key_jwt, RS256 listed for assertions.
-pub fn openid_configuration(ctx: &RequestContext) -> Response {
+pub fn openid_configuration(profile: Profile, ctx: &RequestContext) -> Response {
     let urls = &ctx.urls;
     let oauth = urls.oauth_base();
     let body = json!({
@@ -53,7 +62,7 @@ pub fn openid_configuration(ctx: &RequestContext) -> Response {
         "registration_endpoint": urls.registration(),
         "end_session_endpoint": format!("{oauth}/logout"),
         "introspection_endpoint": format!("{oauth}/introspect"),
-        "scopes_supported": f1_supported(ctx.globals.system_scopes()),
+        "scopes_supported": supported(profile, ctx.globals.system_scopes()),
         "response_types_supported": RESPONSE_TYPES,
         "code_challenge_methods_supported": ["S256", "plain"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -71,31 +80,90 @@ pub fn openid_configuration(ctx: &RequestContext) -> Response {
         "claims_locales_supported": ["en-US"],
         "ui_locales_supported": ["en-US"],
     });
-    reply::plain_json(200, &body)
+    answers::json(profile, 200, &body)
 }
 
-/// `/apis/SITE/fhir/.well-known/smart-configuration`, with F1's extra array around
-/// `scopes_supported` and its registration endpoint.
-pub fn smart_configuration(ctx: &RequestContext) -> Response {
+/// The whole supported scope list of the family.
+fn supported(profile: Profile, system_scopes: bool) -> Vec<String> {
+    if profile.permission_scopes() {
+        f2_supported(system_scopes)
+    } else {
+        let f1 = f1_supported(system_scopes);
+        f1.into_iter().map(str::to_string).collect()
+    }
+}
+
+fn capabilities(profile: Profile) -> Vec<&'static str> {
+    let mut all = SMART_CAPABILITIES.to_vec();
+    if profile.smart_v2() {
+        all.extend(SMART_V2_CAPABILITIES);
+    }
+    all
+}
+
+/// `/apis/SITE/fhir/.well-known/smart-configuration`, with the extra array around
+/// `scopes_supported` every family has. F1 lists its registration endpoint; F2 drops it and
+/// adds issuer (the FHIR base), jwks_uri and its client authentication methods; 6.0 predates
+/// the PKCE and grant-type fields.
+pub fn smart_configuration(profile: Profile, ctx: &RequestContext) -> Response {
     let urls = &ctx.urls;
     let oauth = urls.oauth_base();
-    let body = json!({
-        "authorization_endpoint": format!("{oauth}/authorize"),
-        "token_endpoint": urls.token(),
-        "registration_endpoint": urls.registration(),
-        "scopes_supported": [smart_scopes(ctx.globals.system_scopes())],
-        "response_types_supported": RESPONSE_TYPES,
-        "introspection_endpoint": format!("{oauth}/introspect"),
-        "capabilities": SMART_CAPABILITIES,
-        "code_challenge_methods_supported": ["S256"],
-        "grant_types_supported": ["client_credentials", "authorization_code"],
-    });
-    reply::plain_json(200, &body)
+    let system_scopes = ctx.globals.system_scopes();
+    let mut body = Map::new();
+    if profile.smart_v2() {
+        body.insert("issuer".into(), urls.fhir_base().into());
+        body.insert("jwks_uri".into(), urls.server_jwk().into());
+    }
+    body.insert(
+        "authorization_endpoint".into(),
+        format!("{oauth}/authorize").into(),
+    );
+    body.insert("token_endpoint".into(), urls.token().into());
+    if !profile.smart_v2() {
+        body.insert("registration_endpoint".into(), urls.registration().into());
+    }
+    body.insert(
+        "scopes_supported".into(),
+        json!([smart_scopes(profile, system_scopes)]),
+    );
+    body.insert("response_types_supported".into(), json!(RESPONSE_TYPES));
+    body.insert(
+        "introspection_endpoint".into(),
+        format!("{oauth}/introspect").into(),
+    );
+    body.insert("capabilities".into(), json!(capabilities(profile)));
+    if profile.smart_patch_fields() {
+        body.insert("code_challenge_methods_supported".into(), json!(["S256"]));
+        let grants = json!(["client_credentials", "authorization_code"]);
+        body.insert("grant_types_supported".into(), grants);
+    }
+    if profile.smart_v2() {
+        let methods = json!(["client_secret_basic", "private_key_jwt"]);
+        body.insert("token_endpoint_auth_methods_supported".into(), methods);
+    }
+    answers::json(profile, 200, &Value::Object(body))
+}
+
+/// F2's SMART document: its supported list without the Standard-API scopes.
+fn smart_scopes(profile: Profile, system_scopes: bool) -> Vec<String> {
+    if !profile.permission_scopes() {
+        let f1 = f1_smart_scopes(system_scopes);
+        return f1.into_iter().map(str::to_string).collect();
+    }
+    let standard_api = |s: &String| {
+        ["patient/", "user/", "system/"].iter().any(|c| {
+            s.strip_prefix(c)
+                .is_some_and(|r| r.contains('.') && r.starts_with(char::is_lowercase))
+        })
+    };
+    let mut all = f2_supported(system_scopes);
+    all.retain(|s| !standard_api(s));
+    all
 }
 
 /// The SMART document lists only the FHIR part of the scope list: everything before the
 /// Standard-API block, which starts with a second `openid`.
-fn smart_scopes(system_scopes: bool) -> Vec<&'static str> {
+fn f1_smart_scopes(system_scopes: bool) -> Vec<&'static str> {
     let all = f1_supported(system_scopes);
     let second_openid = all
         .iter()
@@ -109,7 +177,7 @@ fn smart_scopes(system_scopes: bool) -> Vec<&'static str> {
 
 /// `/apis/SITE/fhir/metadata`: the CapabilityStatement, cut down to the resources the sandbox
 /// serves but with F1's top-level layout, version and SMART oauth-uris extension.
-pub fn metadata(urls: &SiteUrls) -> Response {
+pub fn metadata(profile: Profile, urls: &SiteUrls) -> Response {
     let oauth = urls.oauth_base();
     let smart = "http://fhir-registry.smarthealthit.org/StructureDefinition";
     let uri = |url: String, name: &str| json!({"valueUri": url, "url": name});
@@ -123,7 +191,7 @@ pub fn metadata(urls: &SiteUrls) -> Response {
         "url": format!("{smart}/oauth-uris"),
     })];
     extensions.extend(
-        SMART_CAPABILITIES
+        capabilities(profile)
             .iter()
             .map(|c| json!({"valueCode": c, "url": format!("{smart}/capabilities")})),
     );
@@ -133,7 +201,7 @@ pub fn metadata(urls: &SiteUrls) -> Response {
         "date": chrono::Local::now().format("%Y-%m-%d").to_string(),
         "kind": "instance",
         "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
-        "software": {"name": "OpenEMR", "version": SOFTWARE_VERSION},
+        "software": {"name": "OpenEMR", "version": profile.software_version()},
         "implementation": {"description": "OpenEMR FHIR API", "url": urls.fhir_base()},
         "fhirVersion": "4.0.1",
         "format": ["application/json"],
@@ -152,7 +220,7 @@ pub fn metadata(urls: &SiteUrls) -> Response {
             "resource": [capability("Patient"), capability("Practitioner")]
         }]
     });
-    reply::plain_json(200, &body)
+    answers::json(profile, 200, &body)
 }
 
 fn capability(resource: &str) -> Value {
@@ -185,9 +253,13 @@ mod tests {
 
     #[test]
     fn smart_scopes_stop_before_the_standard_api_block() {
-        let scopes = smart_scopes(true);
+        let scopes = f1_smart_scopes(true);
         assert_eq!(scopes.len(), 104);
         assert_eq!(scopes.last(), Some(&"user/ValueSet.read"));
-        assert!(!smart_scopes(false).contains(&"system/Patient.read"));
+        assert!(!f1_smart_scopes(false).contains(&"system/Patient.read"));
+        let f2 = smart_scopes(Profile::new(crate::openemr::Family::F2), true);
+        assert!(f2.iter().any(|s| s == "system/Patient.rs"));
+        assert!(f2.iter().any(|s| s == "launch/patient"));
+        assert!(!f2.iter().any(|s| s == "user/patient.read"));
     }
 }

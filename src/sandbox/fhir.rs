@@ -1,14 +1,16 @@
 //! Everything under `/apis/`: the site check, the public FHIR documents, the bearer check and
-//! the FHIR Patient and Practitioner routes, in the order F1's dispatcher applies them.
+//! the FHIR routes, in the order OpenEMR's dispatcher applies them.
 
 use axum::http::Method;
 use axum::response::Response;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::bearer::{self, AccessClaims, BearerRefusal};
+use super::answers::{self, Area};
+use super::bearer::{self, AccessClaims};
 use super::context::{site_exists, split_site, RequestContext};
+use super::profile::Profile;
 use super::{discovery, patient, reply, Incoming, Shared};
-use crate::openemr::errors::OAuthError;
+use crate::openemr::smart_v2::scopes_allow;
 
 /// The FHIR resources F1 routes; any other FHIR path is an empty 404. Only Patient has data
 /// in the sandbox: searches of the others find nothing and reads of them are 404.
@@ -40,70 +42,48 @@ const RESOURCES: &[&str] = &[
     "ValueSet",
 ];
 
-/// Routes an `/apis/...` request. An unknown site is an empty 400, before anything else.
+/// Routes an `/apis/...` request. An unknown site is refused before anything else.
 pub async fn dispatch_apis(shared: &Shared, incoming: Incoming) -> Response {
+    let profile = shared.profile;
     let path = incoming.uri.path().to_string();
-    let site_path = split_site(path.strip_prefix("/apis").unwrap_or(&path));
+    let after = path.strip_prefix("/apis").unwrap_or(&path);
+    let site_path = split_site(after, profile);
     if !site_exists(shared, site_path.site) {
-        return reply::empty(400);
+        return answers::unknown_site(profile, Area::Apis);
     }
     let ctx = match RequestContext::load(shared, site_path.site, &incoming.headers).await {
         Ok(ctx) => ctx,
-        Err(error) => return internal(error),
+        Err(error) => return answers::internal(error),
     };
     let fhir_path = site_path.rest.strip_prefix("fhir/");
-    if let Some(public) = fhir_path.and_then(|p| public_document(&ctx, p)) {
+    if let Some(public) = fhir_path.and_then(|p| public_document(shared, &ctx, p)) {
         return public;
     }
-    let claims = match bearer::check(shared, &incoming.headers, &ctx.urls.site).await {
+    let claims = match bearer::check(shared, &incoming.headers, &ctx.urls).await {
         Ok(claims) => claims,
-        Err(refusal) => return bearer_refusal(refusal),
+        Err(refusal) => return answers::bearer(profile, refusal),
     };
+    let fhir_gated = profile.gates_fhir_on_its_global() && !ctx.globals.on("rest_fhir_api");
     match fhir_path {
-        // Every client_credentials token has the system role, which F1 keeps off /api/.
-        None if site_path.rest.starts_with("api/") => reply::empty(401),
-        None => reply::empty(404),
-        Some(_) if !ctx.globals.on("rest_fhir_api") => reply::empty(501),
+        // Every client_credentials token has the system role, which OpenEMR keeps off /api/.
+        None if site_path.rest.starts_with("api/") => answers::system_role_on_api(profile),
+        None => answers::unknown_route(profile),
+        Some(_) if fhir_gated => reply::empty(501),
         Some(fhir_path) => fhir_route(shared, &ctx, &incoming, &claims, fhir_path).await,
     }
 }
 
-fn internal(error: anyhow::Error) -> Response {
-    tracing::error!(error = format!("{error:#}"), "sandbox request failed");
-    reply::empty(500)
-}
-
-/// The documents served without a token, or `None` when `path` is not one of them.
-fn public_document(ctx: &RequestContext, path: &str) -> Option<Response> {
-    let fhir_on = ctx.globals.on("rest_fhir_api");
+/// The documents served without a token, or `None` when `path` is not one of them. F1 gates
+/// them on `rest_fhir_api`; F2 serves them whatever the globals say.
+fn public_document(shared: &Shared, ctx: &RequestContext, path: &str) -> Option<Response> {
+    let gated = shared.profile.gates_fhir_on_its_global() && !ctx.globals.on("rest_fhir_api");
     match path {
-        "metadata" | ".well-known/smart-configuration" if !fhir_on => Some(reply::empty(501)),
-        "metadata" => Some(discovery::metadata(&ctx.urls)),
-        ".well-known/smart-configuration" => Some(discovery::smart_configuration(ctx)),
+        "metadata" | ".well-known/smart-configuration" if gated => Some(reply::empty(501)),
+        "metadata" => Some(discovery::metadata(shared.profile, &ctx.urls)),
+        ".well-known/smart-configuration" => {
+            Some(discovery::smart_configuration(shared.profile, ctx))
+        }
         _ => None,
-    }
-}
-
-fn bearer_refusal(refusal: BearerRefusal) -> Response {
-    match refusal {
-        BearerRefusal::Denied(hint) => {
-            tracing::info!(hint, "bearer token refused");
-            reply::oauth_error(&OAuthError::access_denied(hint), false)
-        }
-        BearerRefusal::Empty(status) => {
-            tracing::info!(status, "bearer token refused by OpenEMR's own checks");
-            reply::empty(status)
-        }
-        BearerRefusal::NotTrusted => {
-            // F1's own spelling, space included.
-            let body = json!({
-                "error": "invalid _request",
-                "error_description": "Refresh Token revoked or logged out",
-                "message": "Refresh Token revoked or logged out",
-            });
-            reply::php_json_body(400, &body)
-        }
-        BearerRefusal::Internal(error) => internal(error),
     }
 }
 
@@ -118,18 +98,11 @@ async fn fhir_route(
     let resource = segments.next().unwrap_or_default();
     let id = segments.next();
     if !RESOURCES.contains(&resource) || segments.next().is_some() {
-        return reply::empty(404);
+        return answers::unknown_route(shared.profile);
     }
-    let permission = if incoming.method == Method::GET {
-        "read"
-    } else {
-        "write"
-    };
-    // F1 wants the literal scope string; anything else is an empty 401.
-    let required = format!("system/{resource}.{permission}");
-    if !claims.scopes.contains(&required) {
-        tracing::info!(required, "token lacks the scope this route needs");
-        return reply::empty(401);
+    if !scope_allows(shared.profile, claims, &incoming.method, resource, id) {
+        tracing::info!(resource, "token lacks the scope this route needs");
+        return answers::missing_scope(shared.profile);
     }
     if incoming.method != Method::GET {
         // Limitation: writes are not emulated.
@@ -139,7 +112,36 @@ async fn fhir_route(
         Some(id) => read(shared, resource, id).await,
         None => search(shared, ctx, incoming, resource).await,
     };
-    result.unwrap_or_else(internal)
+    result.unwrap_or_else(answers::internal)
+}
+
+/// F1 wants the literal `system/<R>.read` (or `.write`); F2 a system scope whose v2
+/// permissions hold the letter the operation needs (`s` to search, `r` to read by id).
+fn scope_allows(
+    profile: Profile,
+    claims: &AccessClaims,
+    method: &Method,
+    resource: &str,
+    id: Option<&str>,
+) -> bool {
+    if !profile.permission_scopes() {
+        let permission = if *method == Method::GET {
+            "read"
+        } else {
+            "write"
+        };
+        return claims
+            .scopes
+            .contains(&format!("system/{resource}.{permission}"));
+    }
+    let letter = match (method, id) {
+        (&Method::GET, Some(_)) => 'r',
+        (&Method::GET, None) => 's',
+        (&Method::POST, _) => 'c',
+        (&Method::DELETE, _) => 'd',
+        _ => 'u',
+    };
+    scopes_allow(&claims.scopes, "system", resource, letter)
 }
 
 async fn search(
@@ -158,7 +160,8 @@ async fn search(
         _ => Vec::new(),
     };
     let self_url = format!("{}/{resource}", ctx.urls.fhir_base());
-    Ok(reply::plain_json(200, &patient::bundle(&self_url, found)))
+    let bundle = patient::bundle(&self_url, found);
+    Ok(answers::json(shared.profile, 200, &bundle))
 }
 
 async fn read(shared: &Shared, resource: &str, id: &str) -> anyhow::Result<Response> {
@@ -167,8 +170,8 @@ async fn read(shared: &Shared, resource: &str, id: &str) -> anyhow::Result<Respo
         _ => None,
     };
     Ok(match found {
-        Some(resource) => reply::plain_json(200, &resource),
-        // F1 answers an unknown id with an empty JSON list.
-        None => reply::plain_json(404, &Value::Array(Vec::new())),
+        Some(resource) => answers::json(shared.profile, 200, &resource),
+        // F1 answers an unknown id with an empty JSON list (F2 assumed alike).
+        None => answers::json(shared.profile, 404, &Value::Array(Vec::new())),
     })
 }

@@ -1,5 +1,5 @@
 //! Issuing an access token for a client_credentials grant: the RS256 JWT, the optional
-//! id_token, the database rows F1 writes, and the response in F1's key order.
+//! id_token, the database rows OpenEMR writes, and the response in league's key order.
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, Header};
 use rand::RngCore;
 use serde_json::{json, Map, Value};
 
+use super::profile::Profile;
 use super::store::{self, IssuedToken};
 use super::{reply, Shared};
 use crate::openemr::errors::php_json;
@@ -14,11 +15,12 @@ use crate::openemr::ACCESS_TOKEN_TTL_SECS;
 
 /// What a successful grant hands out.
 pub struct Grant<'a> {
+    pub profile: Profile,
     pub client_id: &'a str,
     /// The `oe-system` user's UUID.
     pub user_uuid: &'a str,
     pub site: &'a str,
-    /// The OAuth issuer (`BASE/oauth2/SITE`), for the id_token.
+    /// The OAuth issuer (`BASE/oauth2/SITE`), for the id_token (and F2's access tokens).
     pub issuer: &'a str,
     /// Requested scopes that survived validation and the registered-scope intersection.
     pub scopes: Vec<String>,
@@ -28,8 +30,10 @@ pub struct Grant<'a> {
 pub async fn issue(shared: &Shared, grant: &Grant<'_>) -> anyhow::Result<Response> {
     let token_id = token_id();
     let mut scopes = grant.scopes.clone();
-    // F1 always appends the site scope, which the API layer later matches to the URL.
-    scopes.push(format!("site:{}", grant.site));
+    if grant.profile.site_scope_in_token() {
+        // F1 always appends the site scope, which the API layer later matches to the URL.
+        scopes.push(format!("site:{}", grant.site));
+    }
     let access_token = sign(shared, &access_claims(grant, &token_id, &scopes))?;
     let scope_json = serde_json::to_string(&scopes)?;
     let issued = IssuedToken {
@@ -43,7 +47,7 @@ pub async fn issue(shared: &Shared, grant: &Grant<'_>) -> anyhow::Result<Respons
     if grant.scopes.iter().any(|s| s == "openid") {
         body.insert("id_token".into(), sign(shared, &id_claims(grant))?.into());
     }
-    body.insert("scope".into(), shown_scope(&grant.scopes).into());
+    body.insert("scope".into(), shown_scope(grant).into());
     body.insert("token_type".into(), "Bearer".into());
     body.insert("expires_in".into(), ACCESS_TOKEN_TTL_SECS.into());
     body.insert("access_token".into(), access_token.into());
@@ -65,7 +69,7 @@ fn now_float() -> f64 {
 
 fn access_claims(grant: &Grant<'_>, token_id: &str, scopes: &[String]) -> Value {
     let now = now_float();
-    json!({
+    let mut claims = json!({
         "aud": grant.client_id,
         "jti": token_id,
         "iat": now,
@@ -73,7 +77,12 @@ fn access_claims(grant: &Grant<'_>, token_id: &str, scopes: &[String]) -> Value 
         "exp": now + ACCESS_TOKEN_TTL_SECS as f64,
         "sub": grant.user_uuid,
         "scopes": scopes,
-    })
+    });
+    if grant.profile.issuer_in_token() {
+        // Where F2 puts iss among the claims is not known; last is a guess.
+        claims["iss"] = grant.issuer.into();
+    }
+    claims
 }
 
 fn id_claims(grant: &Grant<'_>) -> Value {
@@ -100,12 +109,13 @@ fn sign(shared: &Shared, claims: &Value) -> anyhow::Result<String> {
     )?)
 }
 
-/// The response's `scope`: granted scopes without any containing ':' (F1 hides `api:` and
-/// `site:` scopes there).
-fn shown_scope(granted: &[String]) -> String {
-    granted
+/// The response's `scope`: granted scopes without those the family hides there (F1 any
+/// containing ':', F2 those starting `api:`).
+fn shown_scope(grant: &Grant<'_>) -> String {
+    grant
+        .scopes
         .iter()
-        .filter(|s| !s.contains(':'))
+        .filter(|s| !grant.profile.hides_in_response(s))
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ")
@@ -125,8 +135,17 @@ mod tests {
 
     #[test]
     fn shown_scope_hides_colon_scopes() {
-        let granted = ["openid", "api:fhir", "system/Patient.read"].map(String::from);
-        assert_eq!(shown_scope(&granted), "openid system/Patient.read");
+        let grant = Grant {
+            profile: Profile::new(crate::openemr::Family::F1),
+            client_id: "c",
+            user_uuid: "u",
+            site: "default",
+            issuer: "i",
+            scopes: ["openid", "api:fhir", "system/Patient.read"]
+                .map(String::from)
+                .into(),
+        };
+        assert_eq!(shown_scope(&grant), "openid system/Patient.read");
     }
 
     #[test]

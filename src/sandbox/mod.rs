@@ -1,29 +1,38 @@
-//! The OpenEMR sandbox: an emulator of OpenEMR's OAuth2 and FHIR Patient endpoints as family F1
-//! (OpenEMR 6.1.0 to 7.0.3) answers them, for development and tests.
+//! The OpenEMR sandbox: an emulator of OpenEMR's OAuth2 and FHIR Patient endpoints as one
+//! chosen family answers them (F0 = 6.0, F1 = 6.1.0 to 7.0.3, F2 = 7.0.4 to 8.x, F3 = master
+//! late 2026), for development and tests.
 //!
 //! It is **not OpenEMR** and holds no real data: it serves one seeded test patient from a scratch
-//! database, on the loopback interface only. It reproduces what a real F1 server answers to a
-//! SMART Backend Services (client_credentials) client, including its quirks and its unhelpful
-//! error answers, so that oemr-doctor can be developed and tested without a PHP stack. The
-//! recorded exchanges in `shared/openemr/f1-transcripts.jsonl` are replayed against it by the
-//! conformance test; `CONFORMANCE.md` beside this file lists what it does not reproduce.
+//! database, on the loopback interface only. It reproduces what a real server of the family
+//! answers to a SMART Backend Services (client_credentials) client, including its quirks and its
+//! unhelpful error answers, so that oemr-doctor can be developed and tested without a PHP stack.
+//! The recorded exchanges in `shared/openemr/f1-transcripts.jsonl` are replayed against it (as
+//! F1) by the conformance test; `CONFORMANCE.md` beside this file says what each family does
+//! and what it does not reproduce. Family differences live in `profile.rs` (what is checked)
+//! and `answers.rs` (what a refusal looks like).
 //!
 //! Like OpenEMR it reads the globals and the client rows from the database on every request,
 //! so a change to a row takes effect on the next request, without a restart.
 
+mod answers;
 mod assertion;
 mod bearer;
+mod client_auth;
 mod context;
 mod discovery;
 mod fhir;
 mod form;
+mod grant_scopes;
 mod issue;
 mod keyset;
 mod patient;
+mod profile;
+mod refusal;
 mod reply;
 mod seed;
 mod store;
 mod token;
+mod uri_guard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,8 +49,10 @@ use tokio::task::JoinHandle;
 
 use crate::db::{Database, DbSource};
 use crate::keys::PrivateKey;
+use crate::openemr::Family;
+use profile::Profile;
 
-pub use seed::{prepare_database, set_global, SEEDED_PATIENT_UUID};
+pub use seed::{prepare_database, prepare_database_for, set_global, SEEDED_PATIENT_UUID};
 
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
@@ -54,16 +65,25 @@ pub struct SandboxConfig {
     pub sites: Vec<String>,
     /// The web root OpenEMR is served under: `""` or a path such as `/openemr`.
     pub webroot: String,
+    /// The OpenEMR family to behave as.
+    pub family: Family,
+    /// F3 only: let a client's `jwks_uri` point at a loopback address (over http too), which
+    /// F3 itself refuses; on for tests and local development, where the JWKS is served on
+    /// 127.0.0.1. Off, the sandbox refuses loopback like F3.
+    pub allow_loopback_jwks_uri: bool,
 }
 
 impl SandboxConfig {
-    /// A config for one `default` site at the root of `bind`.
+    /// A config for one `default` site at the root of `bind`, as family F1, with loopback
+    /// `jwks_uri`s allowed.
     pub fn new(db: DbSource, bind: SocketAddr) -> SandboxConfig {
         SandboxConfig {
             db,
             bind,
             sites: vec!["default".to_string()],
             webroot: String::new(),
+            family: Family::F1,
+            allow_loopback_jwks_uri: true,
         }
     }
 }
@@ -73,9 +93,14 @@ struct Shared {
     db: Database,
     sites: Vec<String>,
     webroot: String,
+    /// The family being played.
+    profile: Profile,
+    /// See [`SandboxConfig::allow_loopback_jwks_uri`].
+    allow_loopback_jwks_uri: bool,
     /// The server's own signing key (OpenEMR's `oaprivate.key`), made at start.
     server_key: PrivateKey,
-    /// Fetches client `jwks_uri`s, anew on every token request as F1 does.
+    /// Fetches client `jwks_uri`s, anew on every token request as F1 does (F3 builds a
+    /// guarded client per fetch instead).
     http: reqwest::Client,
 }
 
@@ -110,6 +135,8 @@ impl Sandbox {
             db,
             sites: config.sites.clone(),
             webroot: webroot.clone(),
+            profile: Profile::new(config.family),
+            allow_loopback_jwks_uri: config.allow_loopback_jwks_uri,
             server_key,
             http,
         });
@@ -118,7 +145,8 @@ impl Sandbox {
             .with_context(|| format!("the sandbox cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
         let (shutdown, task) = serve(listener, router(shared));
-        tracing::info!(%addr, %webroot, "OpenEMR sandbox (an emulator, not OpenEMR) listening");
+        let family = config.family;
+        tracing::info!(%addr, %webroot, %family, "OpenEMR sandbox (an emulator) listening");
         Ok(Sandbox {
             addr,
             webroot,

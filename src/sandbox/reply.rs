@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::openemr::errors::{php_json, OAuthError};
+use crate::openemr::errors::{php_json, ApiError, OAuthError};
 
 /// PHP's default content type, which OpenEMR's bare-status answers carry.
 const PHP_DEFAULT_TYPE: &str = "text/html; charset=UTF-8";
@@ -53,4 +53,14 @@ pub fn oauth_error(error: &OAuthError, with_auth_header: bool) -> Response {
             .insert(header::WWW_AUTHENTICATE, value);
     }
     response
+}
+
+/// An answer of F2's exception listener (`{"error":"An error occurred",...}`).
+pub fn api_error(error: &ApiError) -> Response {
+    build(error.status, "application/json", error.body())
+}
+
+/// A plain-text body, as PHP prints an exception message nobody caught as JSON.
+pub fn text(status: u16, body: String) -> Response {
+    build(status, "text/plain; charset=UTF-8", body)
 }

@@ -1,8 +1,9 @@
-//! Making a scratch database look like a fresh F1 install with the API switched on.
+//! Making a scratch database look like a fresh install with the API switched on.
 
 use anyhow::Context;
 
 use crate::db::{Database, MIGRATOR};
+use crate::openemr::Family;
 
 /// The id of the one seeded patient, Ada Probe (the id the recorded server had).
 pub const SEEDED_PATIENT_UUID: &str = "a4516da0-eff3-11f1-a6cb-02fc00000001";
@@ -14,6 +15,16 @@ pub const SEEDED_PATIENT_UUID: &str = "a4516da0-eff3-11f1-a6cb-02fc00000001";
 ///
 /// Only for scratch databases: it writes rows, and must never be pointed at a real OpenEMR.
 pub async fn prepare_database(db: &Database, site_addr_oath: &str) -> anyhow::Result<()> {
+    prepare_database_for(db, site_addr_oath, Family::F1).await
+}
+
+/// [`prepare_database`] for a fresh install of `family`: the `version` row names a release of
+/// that family (6.0.0, 7.0.3, 7.0.4, or 8.3.0-dev for late-2026 master).
+pub async fn prepare_database_for(
+    db: &Database,
+    site_addr_oath: &str,
+    family: Family,
+) -> anyhow::Result<()> {
     MIGRATOR
         .run(&db.pool)
         .await
@@ -24,7 +35,7 @@ pub async fn prepare_database(db: &Database, site_addr_oath: &str) -> anyhow::Re
     set_global(db, "site_addr_oath", site_addr_oath).await?;
     seed_system_user(db).await?;
     seed_patient(db).await?;
-    seed_version(db).await
+    seed_version(db, family).await
 }
 
 /// Sets one global (index 0), creating its row when missing.
@@ -77,16 +88,26 @@ async fn seed_patient(db: &Database) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_version(db: &Database) -> anyhow::Result<()> {
+async fn seed_version(db: &Database, family: Family) -> anyhow::Result<()> {
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM version")
         .fetch_one(&db.pool)
         .await
         .context("reading version")?;
+    let (major, minor, patch, tag) = match family {
+        Family::F0 => (6, 0, 0, ""),
+        Family::F1 => (7, 0, 3, ""),
+        Family::F2 => (7, 0, 4, ""),
+        Family::F3 => (8, 3, 0, "-dev"),
+    };
     if rows == 0 {
         sqlx::query(
             "INSERT INTO version (v_major, v_minor, v_patch, v_realpatch, v_tag) \
-             VALUES (7, 0, 3, 0, '')",
+             VALUES (?, ?, ?, 0, ?)",
         )
+        .bind(major)
+        .bind(minor)
+        .bind(patch)
+        .bind(tag)
         .execute(&db.pool)
         .await
         .context("writing version")?;

@@ -18,13 +18,16 @@ pub struct ClientRecord {
     pub redirect_uri: Option<String>,
     /// Registered scopes, space-separated.
     pub scope: Option<String>,
+    /// Registered grants, pipe-separated (enforced by F3 only).
+    pub grant_types: Option<String>,
 }
 
 /// The client whose id is `client_id`, if any.
 pub async fn client(db: &Database, client_id: &str) -> anyhow::Result<Option<ClientRecord>> {
     let row = sqlx::query(
         "SELECT client_id, CAST(is_confidential AS SIGNED) AS conf, \
-         CAST(is_enabled AS SIGNED) AS enabled, jwks, jwks_uri, redirect_uri, scope \
+         CAST(is_enabled AS SIGNED) AS enabled, jwks, jwks_uri, redirect_uri, scope, \
+         grant_types \
          FROM oauth_clients WHERE client_id = ?",
     )
     .bind(client_id)
@@ -40,6 +43,7 @@ pub async fn client(db: &Database, client_id: &str) -> anyhow::Result<Option<Cli
         jwks_uri: row.try_get("jwks_uri")?,
         redirect_uri: row.try_get("redirect_uri")?,
         scope: row.try_get("scope")?,
+        grant_types: row.try_get("grant_types")?,
     }))
 }
 

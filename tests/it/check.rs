@@ -8,6 +8,7 @@ use std::time::Duration;
 use oemr_doctor::db::DbSource;
 use oemr_doctor::keys::jwks::{public_jwk, thumbprint, Jwks};
 use oemr_doctor::keys::PrivateKey;
+use oemr_doctor::openemr::Family;
 use oemr_doctor::probe::{self, CheckConfig, Report, StageId, StageOutcome, Status};
 use oemr_doctor::report::human;
 use oemr_doctor::sandbox::{prepare_database, set_global, Sandbox, SandboxConfig};
@@ -280,6 +281,8 @@ impl World {
             bind: "127.0.0.1:0".parse().unwrap(),
             sites: vec!["default".to_string()],
             webroot: String::new(),
+            family: Family::F1,
+            allow_loopback_jwks_uri: true,
         })
         .await
         .unwrap();

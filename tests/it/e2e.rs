@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use oemr_doctor::db::DbSource;
+use oemr_doctor::openemr::Family;
 use oemr_doctor::sandbox::{prepare_database, set_global, Sandbox, SandboxConfig};
 
 use crate::support::{doctor, scope_of, TestDb};
@@ -19,6 +20,8 @@ pub async fn sandbox_on(db: &TestDb) -> Sandbox {
         bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         sites: vec!["default".into()],
         webroot: String::new(),
+        family: Family::F1,
+        allow_loopback_jwks_uri: true,
     })
     .await
     .unwrap();

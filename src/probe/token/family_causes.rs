@@ -3,7 +3,7 @@
 //! F2's plain-text 500 on a malformed registered scope column.
 
 use crate::openemr::errors::ErrorBody;
-use crate::openemr::Family;
+use crate::openemr::{grants, Family};
 
 use super::super::context::Context;
 use super::super::http::Answer;
@@ -99,7 +99,7 @@ pub fn grant_types_text(stored: &str) -> String {
 
 /// Whether a stored grant_types value fails F3's check.
 pub fn grant_types_refused(stored: &str) -> bool {
-    !stored.split('|').any(|g| g == "client_credentials")
+    !grants::grant_allowed(stored, grants::CLIENT_CREDENTIALS)
 }
 
 /// 400 unsupported_grant_type: F0 (OpenEMR 6.0) has no client_credentials grant.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::openemr::family_rules::{detect, Fingerprints};
 use crate::openemr::urls::SiteUrls;
-use crate::openemr::Family;
+use crate::openemr::{scopes, Family};
 
 use super::context::Context;
 use super::database::origin;
@@ -198,13 +198,50 @@ fn judge(
             .evidence_lines(evidence)
             .fix(format!("the assertion aud falls back to {expected_token}"));
     };
+    let no_system = no_system_scopes(ctx);
     if advertised != expected_token {
         return endpoint_mismatch(advertised, expected_token)
             .evidence(family_line)
-            .evidence_lines(evidence);
+            .evidence_lines(evidence)
+            .evidence_lines(no_system.map(|o| o.finding));
     }
-    StageOutcome::pass(STAGE, format!("token endpoint {advertised}; {family_line}"))
-        .evidence_lines(evidence)
+    let passed = format!("token endpoint {advertised}; {family_line}");
+    match no_system {
+        Some(warning) => warning.evidence(passed).evidence_lines(evidence),
+        None => StageOutcome::pass(STAGE, passed).evidence_lines(evidence),
+    }
+}
+
+/// A warning when FHIR system scopes are requested and scopes_supported lists none: the
+/// server has them switched off, and the token request will be refused as invalid_scope.
+fn no_system_scopes(ctx: &Context<'_>) -> Option<StageOutcome> {
+    let listed = ctx.discovery.smart.as_ref()?.get("scopes_supported")?;
+    let mut flat = Vec::new();
+    flatten(listed, &mut flat);
+    let wanted = ctx.config.scopes.iter().any(|s| scopes::is_fhir_system_scope(s));
+    if !wanted || flat.iter().any(|s| scopes::is_fhir_system_scope(s)) {
+        return None;
+    }
+    Some(
+        StageOutcome::warn(
+            STAGE,
+            "scopes_supported lists no FHIR system/ scopes: FHIR system scopes are switched \
+             off (rest_system_scopes_api), so every system/ scope will be refused",
+        )
+        .fix(
+            "turn on \"Enable OpenEMR FHIR System Scopes\" in Administration > Config > \
+             Connectors, then retry",
+        ),
+    )
+}
+
+/// The strings of a scopes_supported value, which OpenEMR nests one array too deep.
+fn flatten<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        _ => {}
+    }
 }
 
 /// "OpenEMR 7.0.3, family F1 (...)" and the facts behind it.

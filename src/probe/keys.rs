@@ -71,6 +71,11 @@ fn with_key_set_faults(outcome: StageOutcome, faults: &[Fault]) -> StageOutcome 
         .iter()
         .map(|f| format!("key set: {} (fix: {})", f.what, f.fix));
     let escalate = match outcome.status {
+        super::Status::Fail if worst.is_refused() => {
+            let mut outcome = outcome.fix(worst.fix.clone());
+            outcome.evidence.extend(lines);
+            return outcome;
+        }
         super::Status::Fail => false,
         super::Status::Warn => worst.is_refused(),
         _ => true,

@@ -26,7 +26,6 @@ pub struct World {
     pub key: PrivateKey,
     pub dir: tempfile::TempDir,
     pub key_path: PathBuf,
-
 }
 
 impl World {
@@ -35,7 +34,7 @@ impl World {
         let db = TestDb::new().await;
         let bind = "127.0.0.1:0".parse().unwrap();
         let config = SandboxConfig {
-
+            family,
             ..SandboxConfig::new(DbSource::Url(db.url.clone()), bind)
         };
         let sandbox = Sandbox::start(config).await.unwrap();
@@ -63,7 +62,6 @@ impl World {
             key,
             dir,
             key_path,
-
         }
     }
 

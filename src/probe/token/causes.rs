@@ -239,7 +239,7 @@ pub fn scope_refused(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOutco
         );
     }
     let fault = crate::assertion::request_scopes::scope_fault(&scope, ctx.family());
-    if let Some(fault) = fault.filter(|_| !scopes::is_fhir_system_scope(&scope) || scope.contains('*')) {
+    if let Some(fault) = fault {
         return outcome(&headline, vec![cause(fault.what, fault.fix)], vec![]);
     }
     if !scopes::is_fhir_system_scope(&scope) {

@@ -16,7 +16,11 @@ pub fn aud_faults(jwt: &DecodedJwt, ctx: &RuleContext<'_>) -> Vec<Fault> {
             Some(t) => format!("set aud to the token endpoint exactly: {t}"),
             None => "set aud to the token endpoint exactly (…/oauth2/SITE/token)".to_string(),
         };
-        return vec![Fault::refused("aud-missing", "the assertion has no aud", fix)];
+        return vec![Fault::refused(
+            "aud-missing",
+            "the assertion has no aud",
+            fix,
+        )];
     }
     let Some(expected) = ctx.token_endpoint.or(ctx.site_addr_token) else {
         return shape_faults(&auds[0], ctx.site);
@@ -66,7 +70,9 @@ pub fn differences(aud: &str, expected: &str, site: &str) -> Vec<String> {
     let (Ok(a), Ok(e)) = (Url::parse(aud), Url::parse(expected)) else {
         return vec!["it is not an absolute URL".to_string()];
     };
-    let mut found = path_difference(a.path(), e.path(), site).into_iter().collect::<Vec<_>>();
+    let mut found = path_difference(a.path(), e.path(), site)
+        .into_iter()
+        .collect::<Vec<_>>();
     if a.scheme() != e.scheme() {
         found.push(format!(
             "scheme {} where the server expects {} (behind a TLS proxy with an empty Site \
@@ -119,7 +125,9 @@ fn path_difference(path: &str, expected: &str, site: &str) -> Option<String> {
 
 /// Without the server's token endpoint, the aud can still be judged by OpenEMR's layout.
 fn shape_faults(aud: &str, site: &str) -> Vec<Fault> {
-    let path = Url::parse(aud).map(|u| u.path().to_string()).unwrap_or_default();
+    let path = Url::parse(aud)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
     let wanted = format!("/oauth2/{site}/token");
     if path.ends_with(&wanted) && !path.contains("/apis/") {
         return Vec::new();
@@ -142,9 +150,7 @@ fn site_address_faults(aud: &str, ctx: &RuleContext<'_>) -> Option<Fault> {
     }
     Some(Fault::refused(
         "aud-site-address",
-        format!(
-            "aud is the advertised {aud}, but the Site Address in the database builds {built}"
-        ),
+        format!("aud is the advertised {aud}, but the Site Address in the database builds {built}"),
         "set aud to the URL built from Site Address (site_addr_oath), or correct Site Address",
     ))
 }
@@ -160,7 +166,10 @@ mod tests {
         let d = |aud| differences(aud, TOKEN, "default").join("; ");
         assert!(d("https://emr.test/apis/default/fhir").contains("FHIR base"));
         assert!(d("https://emr.test/apis/default/fhir/").contains("FHIR base"));
-        assert_eq!(d("https://emr.test/oauth2/default/token/"), "it has a trailing slash");
+        assert_eq!(
+            d("https://emr.test/oauth2/default/token/"),
+            "it has a trailing slash"
+        );
         assert!(d("http://emr.test/oauth2/default/token").starts_with("scheme http"));
         assert!(d("https://localhost/oauth2/default/token").starts_with("host localhost"));
         assert!(d("https://emr.test/oauth2/default").contains("issuer"));

@@ -138,8 +138,14 @@ mod tests {
     #[test]
     fn shapes_are_named() {
         assert_eq!(DecodedJwt::parse("abc").unwrap_err(), NotJwt::Parts(1));
-        assert_eq!(DecodedJwt::parse("a.b.c").unwrap_err(), NotJwt::Base64("header"));
-        assert_eq!(DecodedJwt::parse("YWJj.e30.x").unwrap_err(), NotJwt::Json("header"));
+        assert_eq!(
+            DecodedJwt::parse("a.b.c").unwrap_err(),
+            NotJwt::Base64("header")
+        );
+        assert_eq!(
+            DecodedJwt::parse("YWJj.e30.x").unwrap_err(),
+            NotJwt::Json("header")
+        );
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS384"}"#);
         let claims = URL_SAFE_NO_PAD.encode(r#"{"aud":["x","y"],"exp":1.5}"#);
         let jwt = DecodedJwt::parse(&format!("{header}.{claims}.sig")).unwrap();

@@ -163,7 +163,11 @@ mod tests {
         }
     }
 
-    fn context(family: Family, keys: Option<&crate::keys::jwks::Jwks>, now: i64) -> RuleContext<'_> {
+    fn context(
+        family: Family,
+        keys: Option<&crate::keys::jwks::Jwks>,
+        now: i64,
+    ) -> RuleContext<'_> {
         RuleContext {
             family,
             client_id: Some("client-1"),
@@ -199,7 +203,10 @@ mod tests {
         };
         let faults = rules::check(&jwt, &context(Family::F1, Some(&set), 1_000_000));
         let codes: Vec<&str> = faults.iter().map(|f| f.code).collect();
-        assert!(codes.contains(&"signature") && codes.contains(&"aud-fhir-base"), "{codes:?}");
+        assert!(
+            codes.contains(&"signature") && codes.contains(&"aud-fhir-base"),
+            "{codes:?}"
+        );
     }
 
     #[test]

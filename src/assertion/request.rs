@@ -74,7 +74,9 @@ impl CapturedRequest {
             BodyFormat::Empty
         } else if body.starts_with('{') {
             BodyFormat::Json
-        } else if body.starts_with("--") && body.to_ascii_lowercase().contains("content-disposition") {
+        } else if body.starts_with("--")
+            && body.to_ascii_lowercase().contains("content-disposition")
+        {
             BodyFormat::Multipart
         } else {
             BodyFormat::Form
@@ -126,7 +128,9 @@ fn multipart_fields(body: &str) -> HashMap<String, String> {
             continue;
         };
         let name = head.split(';').find_map(|p| {
-            p.trim().strip_prefix("name=").map(|n| n.trim().trim_matches('"').to_string())
+            p.trim()
+                .strip_prefix("name=")
+                .map(|n| n.trim().trim_matches('"').to_string())
         });
         if let Some(name) = name {
             fields.insert(name, value.trim_end_matches(['\n', '-']).trim().to_string());
@@ -160,7 +164,11 @@ pub fn check(request: &CapturedRequest, ctx: &RequestContext<'_>) -> Vec<Fault> 
 
 fn target_faults(request: &CapturedRequest, ctx: &RequestContext<'_>) -> Vec<Fault> {
     let mut faults = Vec::new();
-    if let Some(method) = request.method.as_deref().filter(|m| !m.eq_ignore_ascii_case("POST")) {
+    if let Some(method) = request
+        .method
+        .as_deref()
+        .filter(|m| !m.eq_ignore_ascii_case("POST"))
+    {
         faults.push(Fault::refused(
             "method",
             format!("the token request is a {method}; OpenEMR reads the fields of a POST body only (400 Bad request)"),
@@ -188,7 +196,9 @@ fn target_faults(request: &CapturedRequest, ctx: &RequestContext<'_>) -> Vec<Fau
     } else {
         "that is not the token endpoint's path"
     };
-    let endpoint = ctx.token_endpoint.unwrap_or("the token_endpoint of …/fhir/.well-known/smart-configuration");
+    let endpoint = ctx
+        .token_endpoint
+        .unwrap_or("the token_endpoint of …/fhir/.well-known/smart-configuration");
     faults.push(Fault::refused(
         "post-target",
         format!("the request is posted to {path}, not {wanted}: {why}"),
@@ -251,7 +261,10 @@ fn field_faults(fields: &HashMap<String, String>) -> Vec<Fault> {
             format!("send client_assertion_type={JWT_BEARER}"),
         ));
     }
-    if fields.get("client_assertion").is_none_or(|a| a.trim().is_empty()) {
+    if fields
+        .get("client_assertion")
+        .is_none_or(|a| a.trim().is_empty())
+    {
         faults.push(Fault::refused(
             "assertion-missing",
             "no client_assertion field (F1 answers an empty HTTP 500)",
@@ -271,7 +284,10 @@ mod tests {
                    application/x-www-form-urlencoded\r\n\r\ngrant_type=client_credentials&scope=a+b";
         let request = CapturedRequest::parse_raw(raw);
         assert_eq!(request.method.as_deref(), Some("POST"));
-        assert_eq!(request.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
         assert_eq!(request.fields()["scope"], "a b");
         let multipart = CapturedRequest {
             body: "--X\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--X--\r\n".into(),

@@ -16,10 +16,18 @@ pub fn authorization_faults(
     let Some(value) = request.header("authorization") else {
         return Vec::new();
     };
-    let scheme = value.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
-    let has_assertion = fields.get("client_assertion").is_some_and(|a| !a.trim().is_empty());
+    let scheme = value
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let has_assertion = fields
+        .get("client_assertion")
+        .is_some_and(|a| !a.trim().is_empty());
     match (scheme.as_str(), has_assertion) {
-        ("basic", false) => vec![secret_instead_of_jwt("an HTTP Basic client_id:secret header")],
+        ("basic", false) => vec![secret_instead_of_jwt(
+            "an HTTP Basic client_id:secret header",
+        )],
         ("bearer", false) => vec![Fault::refused(
             "assertion-in-header",
             "the request sends a token in an Authorization: Bearer header and no \
@@ -60,9 +68,13 @@ pub fn secret_field_faults(fields: &HashMap<String, String>) -> Vec<Fault> {
     if !fields.contains_key("client_secret") {
         return Vec::new();
     }
-    let has_assertion = fields.get("client_assertion").is_some_and(|a| !a.trim().is_empty());
+    let has_assertion = fields
+        .get("client_assertion")
+        .is_some_and(|a| !a.trim().is_empty());
     if !has_assertion {
-        return vec![secret_instead_of_jwt("client_id and client_secret form fields")];
+        return vec![secret_instead_of_jwt(
+            "client_id and client_secret form fields",
+        )];
     }
     vec![Fault::warning(
         "secret-field",

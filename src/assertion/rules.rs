@@ -100,7 +100,10 @@ fn identity_faults(jwt: &DecodedJwt, ctx: &RuleContext<'_>) -> Vec<Fault> {
         let found = iss.map_or("missing".to_string(), |i| format!("{i:?}"));
         faults.push(Fault::refused(
             "iss",
-            format!("iss is {found}, not the client id {:?}", client.unwrap_or("")),
+            format!(
+                "iss is {found}, not the client id {:?}",
+                client.unwrap_or("")
+            ),
             "set iss to the client id (iss = sub = client_id)",
         ));
     }
@@ -113,7 +116,10 @@ fn exp_faults(jwt: &DecodedJwt, ctx: &RuleContext<'_>) -> Vec<Fault> {
         return vec![Fault::either(
             family.requires_exp(),
             "exp-missing",
-            format!("the assertion has no exp; {family} {}", requires(family.requires_exp())),
+            format!(
+                "the assertion has no exp; {family} {}",
+                requires(family.requires_exp())
+            ),
             "set exp = now + 300 (SMART asks for at most five minutes)",
         )];
     };
@@ -133,7 +139,10 @@ fn exp_faults(jwt: &DecodedJwt, ctx: &RuleContext<'_>) -> Vec<Fault> {
     match family.max_exp_ahead() {
         Some(max) if ahead > max => vec![Fault::refused(
             "exp-too-far",
-            format!("exp is {} ahead; {family} refuses more than 24 h", span(ahead)),
+            format!(
+                "exp is {} ahead; {family} refuses more than 24 h",
+                span(ahead)
+            ),
             "use exp = now + 300 and include iat",
         )],
         None if ahead > 24 * 3600 => vec![Fault::warning(
@@ -196,7 +205,11 @@ fn iat_nbf_faults(jwt: &DecodedJwt, ctx: &RuleContext<'_>) -> Vec<Fault> {
 
 fn future_fault(name: &'static str, ahead: i64, clock: &str) -> Fault {
     Fault::refused(
-        if name == "iat" { "iat-future" } else { "nbf-future" },
+        if name == "iat" {
+            "iat-future"
+        } else {
+            "nbf-future"
+        },
         format!(
             "{name} is {ahead} s ahead of {clock}; OpenEMR allows {LEEWAY_SECS} s: the \
              client's clock is ahead of the server's"

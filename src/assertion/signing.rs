@@ -72,10 +72,9 @@ fn unknown_kid(kid: &str, keys: &Jwks, family: Family) -> Option<Fault> {
 
 /// Index of the first key that verifies the signature.
 fn verifying_key(jwt: &DecodedJwt, keys: &Jwks) -> Option<usize> {
-    keys.keys.iter().position(|k| {
-        k.decoding_key()
-            .is_ok_and(|key| jwt.verifies_with(&key))
-    })
+    keys.keys
+        .iter()
+        .position(|k| k.decoding_key().is_ok_and(|key| jwt.verifies_with(&key)))
 }
 
 fn signature_fault(

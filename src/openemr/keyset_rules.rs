@@ -15,7 +15,9 @@ const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "k"];
 
 /// Every fault of a key set served with `content_type` (for a jwks_uri), judged for `family`.
 pub fn lint(text: &str, content_type: Option<&str>, family: Family) -> Vec<Fault> {
-    let mut faults = content_type_fault(content_type).into_iter().collect::<Vec<_>>();
+    let mut faults = content_type_fault(content_type)
+        .into_iter()
+        .collect::<Vec<_>>();
     match Jwks::parse(text) {
         Ok(set) => faults.extend(set_faults(&set, family)),
         Err(e) => faults.push(shape_fault(&e)),
@@ -132,7 +134,11 @@ fn rsa_faults(key: &Jwk, name: &str, family: Family) -> Vec<Fault> {
 fn number_fault(key: &Jwk, member: &'static str, name: &str) -> Option<Fault> {
     let Some(value) = key.0.get(member) else {
         let what = format!("{name} has no {member:?}");
-        return Some(Fault::refused("jwks-missing-member", what, "publish the full public JWK"));
+        return Some(Fault::refused(
+            "jwks-missing-member",
+            what,
+            "publish the full public JWK",
+        ));
     };
     let text = value.as_str().unwrap_or("");
     if decode(text).is_some() {
@@ -156,7 +162,7 @@ fn decode(text: &str) -> Option<Vec<u8>> {
 /// The modulus size in bits, leading zero bytes ignored.
 pub fn modulus_bits(key: &Jwk) -> Option<usize> {
     let bytes = decode(key.0.get("n")?.as_str()?)?;
-    Some(BigUint::from_bytes_be(&bytes).bits() as usize)
+    Some(BigUint::from_bytes_be(&bytes).bits())
 }
 
 /// F3 picks the key by kid and skips keys labelled for another use or algorithm.
@@ -228,7 +234,10 @@ mod tests {
         let pem = r#"{"keys":[{"kty":"RSA","n":"-----BEGIN PUBLIC KEY-----\nMII","e":"AQAB","kid":"k","d":"AQAB"}]}"#;
         let faults = lint(pem, None, Family::F1);
         assert!(codes(&faults).contains(&"jwks-private-members"));
-        let b64 = faults.iter().find(|f| f.code == "jwks-not-base64url").unwrap();
+        let b64 = faults
+            .iter()
+            .find(|f| f.code == "jwks-not-base64url")
+            .unwrap();
         assert!(b64.what.contains("PEM"), "{b64:?}");
     }
 

@@ -45,7 +45,11 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
 /// The rules of the family at hand, applied to the assertion just built.
 fn own_faults(ctx: &Context<'_>, compact: &str, aud: &str) -> Vec<Fault> {
     let Ok(jwt) = DecodedJwt::parse(compact) else {
-        return vec![Fault::refused("not-jwt", "the built assertion does not decode", "")];
+        return vec![Fault::refused(
+            "not-jwt",
+            "the built assertion does not decode",
+            "",
+        )];
     };
     let site_addr_token = super::token::expected_aud(ctx);
     let rules = RuleContext {
@@ -69,7 +73,9 @@ fn own_faults(ctx: &Context<'_>, compact: &str, aud: &str) -> Vec<Fault> {
 fn judge(ctx: &Context<'_>, faults: &[Fault], aud: &str) -> StageOutcome {
     let family = ctx.family();
     let refused: Vec<&Fault> = faults.iter().filter(|f| f.is_refused()).collect();
-    let lines = faults.iter().map(|f| format!("{} (fix: {})", f.what, f.fix));
+    let lines = faults
+        .iter()
+        .map(|f| format!("{} (fix: {})", f.what, f.fix));
     if let Some(first) = refused.first() {
         return StageOutcome::fail(
             STAGE,

@@ -155,8 +155,14 @@ fn grant_types_blocker(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOut
     if ctx.known_family() != Some(Family::F3) || !grant_types_refused(&stored) {
         return None;
     }
-    let finding = format!("{} (OpenEMR F3 answers 400 unauthorized_client)", grant_types_text(&stored));
-    Some(fail(finding, ctx.fix_scopes_command("--grant-types client_credentials")))
+    let finding = format!(
+        "{} (OpenEMR F3 answers 400 unauthorized_client)",
+        grant_types_text(&stored)
+    );
+    Some(fail(
+        finding,
+        ctx.fix_scopes_command("--grant-types client_credentials"),
+    ))
 }
 
 /// Before F3 grant_types is not checked, but a hand-edited value breaks at the upgrade.

@@ -118,6 +118,10 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
             format!("the FHIR API is switched off: {} answered 501", answer.url),
             "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > Connectors",
         ),
+        (400, BodyKind::Json(body)) if body.to_string().contains("site error") => fail(
+            format!("{} answered 400 \"api site error\": OpenEMR does not know this site id", answer.url),
+            "pass the right --site (the folder name under sites/, usually default)",
+        ),
         (400, BodyKind::Empty) => fail(
             format!("{} answered 400 with an empty body: OpenEMR does not know this site id", answer.url),
             "pass the right --site (the folder name under sites/, usually default)",
@@ -218,7 +222,11 @@ fn no_system_scopes(ctx: &Context<'_>) -> Option<StageOutcome> {
     let listed = ctx.discovery.smart.as_ref()?.get("scopes_supported")?;
     let mut flat = Vec::new();
     flatten(listed, &mut flat);
-    let wanted = ctx.config.scopes.iter().any(|s| scopes::is_fhir_system_scope(s));
+    let wanted = ctx
+        .config
+        .scopes
+        .iter()
+        .any(|s| scopes::is_fhir_system_scope(s));
     if !wanted || flat.iter().any(|s| scopes::is_fhir_system_scope(s)) {
         return None;
     }

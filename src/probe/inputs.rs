@@ -68,10 +68,7 @@ fn judge_scopes(requested: &[String], family: Option<Family>) -> Option<StageOut
         );
     }
     let rules = family.unwrap_or(Family::F2);
-    let problems: Vec<ScopeProblem> = requested
-        .iter()
-        .filter_map(|s| problem(s, rules))
-        .collect();
+    let problems: Vec<ScopeProblem> = requested.iter().filter_map(|s| problem(s, rules)).collect();
     let faults: Vec<Fault> = requested
         .iter()
         .filter_map(|s| request_scopes::scope_fault(s, rules))

@@ -81,14 +81,18 @@ pub async fn inspect(input: &InspectInput) -> Inspection {
     let jwt = text.as_deref().map(DecodedJwt::parse);
     let mut gathered = Gathered::default();
     if let Some(text) = &text {
-        gathered.facts.push(format!("assertion: {}", shortened(text)));
+        gathered
+            .facts
+            .push(format!("assertion: {}", shortened(text)));
     }
     let client_id = input.client_id.clone().or_else(|| {
         let jwt = jwt.as_ref()?.as_ref().ok()?;
         jwt.claim_text("sub").map(str::to_string)
     });
     let urls = discover(input, http.as_ref(), &mut gathered).await;
-    let jti = jwt.as_ref().and_then(|j| j.as_ref().ok()?.claim_text("jti").map(str::to_string));
+    let jti = jwt
+        .as_ref()
+        .and_then(|j| j.as_ref().ok()?.claim_text("jti").map(str::to_string));
     server::read_database(input, client_id.as_deref(), jti.as_deref(), &mut gathered).await;
     let (family, basis) = family(input, &gathered);
     gathered.keys = registered_keys(input, http.as_ref(), &gathered, family).await;
@@ -97,7 +101,14 @@ pub async fn inspect(input: &InspectInput) -> Inspection {
     match &jwt {
         Some(Ok(jwt)) => {
             gathered.facts.extend(claim_facts(jwt));
-            faults.extend(assertion_faults(jwt, input, client_id.as_deref(), &urls, &gathered, family));
+            faults.extend(assertion_faults(
+                jwt,
+                input,
+                client_id.as_deref(),
+                &urls,
+                &gathered,
+                family,
+            ));
         }
         Some(Err(e)) => faults.push(Fault::refused(
             "not-jwt",
@@ -107,10 +118,17 @@ pub async fn inspect(input: &InspectInput) -> Inspection {
         None => {}
     }
     if let Some(keys) = &gathered.keys {
-        gathered.facts.push(format!("registered keys: {}", keys.source));
+        gathered
+            .facts
+            .push(format!("registered keys: {}", keys.source));
         faults.extend(keys.faults.iter().cloned());
     }
-    faults.extend(server::client_faults(&gathered.client, &gathered.globals, family, client_id.as_deref()));
+    faults.extend(server::client_faults(
+        &gathered.client,
+        &gathered.globals,
+        family,
+        client_id.as_deref(),
+    ));
     Inspection {
         family: family.to_string(),
         family_basis: basis,
@@ -147,7 +165,8 @@ async fn discover(input: &InspectInput, http: Option<&Http>, g: &mut Gathered) -
     match discovery::fetch(http?, &urls).await {
         Ok(found) => {
             let endpoint = found.token_endpoint.clone().unwrap_or_else(|| urls.token());
-            g.facts.push(format!("token endpoint (discovery): {endpoint}"));
+            g.facts
+                .push(format!("token endpoint (discovery): {endpoint}"));
             g.token_endpoint = Some(endpoint);
             g.metadata_version = found.version;
             g.smart = Some(found.smart);
@@ -195,7 +214,12 @@ async fn registered_keys(
         return Some(keys::fetch_uri(http?, uri.trim(), family).await);
     }
     let column = row.jwks.clone().filter(|_| row.has_jwks())?;
-    Some(keys::from_text("oauth_clients.jwks column".into(), &column, None, family))
+    Some(keys::from_text(
+        "oauth_clients.jwks column".into(),
+        &column,
+        None,
+        family,
+    ))
 }
 
 fn request_faults(input: &InspectInput, g: &Gathered, family: Family) -> Vec<Fault> {
@@ -266,7 +290,10 @@ fn claim_facts(jwt: &DecodedJwt) -> Vec<String> {
 fn ordered(faults: Vec<Fault>) -> Vec<Fault> {
     let mut unique: Vec<Fault> = Vec::new();
     for fault in faults {
-        if !unique.iter().any(|f| f.code == fault.code && f.what == fault.what) {
+        if !unique
+            .iter()
+            .any(|f| f.code == fault.code && f.what == fault.what)
+        {
             unique.push(fault);
         }
     }

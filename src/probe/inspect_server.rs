@@ -33,7 +33,10 @@ pub(super) async fn read_database(
             Ok(row) => g.client = Some(row),
             Err(e) => g.faults.push(Fault::refused(
                 "client-unknown",
-                format!("{} (the server answers 401 invalid_client)", first_line(&e.to_string())),
+                format!(
+                    "{} (the server answers 401 invalid_client)",
+                    first_line(&e.to_string())
+                ),
                 "use the client_id OpenEMR issued as iss and sub, or register the client",
             )),
         }
@@ -67,7 +70,10 @@ pub fn site_addr_token(
     urls: Option<&SiteUrls>,
     site: &str,
 ) -> Option<String> {
-    let site_addr = globals?.value("site_addr_oath").trim().trim_end_matches('/');
+    let site_addr = globals?
+        .value("site_addr_oath")
+        .trim()
+        .trim_end_matches('/');
     if site_addr.is_empty() {
         return None;
     }
@@ -126,7 +132,10 @@ fn grant_type_fault(row: &ClientRow, family: Family, id: &str) -> Option<Fault> 
     Some(Fault::either(
         refused,
         "grant-types",
-        format!("{} (F3 answers 400 unauthorized_client)", grant_types_text(&stored)),
+        format!(
+            "{} (F3 answers 400 unauthorized_client)",
+            grant_types_text(&stored)
+        ),
         format!("oemr-doctor fix-scopes --client-id {id} --grant-types client_credentials --apply"),
     ))
 }

@@ -88,7 +88,9 @@ fn with_key_set_faults(outcome: StageOutcome, faults: &[Fault]) -> StageOutcome 
             StageOutcome::warn(STAGE, format!("the registered key set: {}", worst.what))
         };
         replaced.evidence = std::mem::take(&mut outcome.evidence);
-        replaced.evidence.push(format!("before that: {}", outcome.finding));
+        replaced
+            .evidence
+            .push(format!("before that: {}", outcome.finding));
         outcome = replaced.fix(worst.fix.clone());
     }
     outcome.evidence_lines(lines)
@@ -130,7 +132,12 @@ async fn registered_jwks(ctx: &Context<'_>) -> Option<FetchedKeySet> {
     }
     if row.has_jwks() {
         let column = row.jwks.clone().unwrap_or_default();
-        return Some(from_text("oauth_clients.jwks column".into(), &column, None, family));
+        return Some(from_text(
+            "oauth_clients.jwks column".into(),
+            &column,
+            None,
+            family,
+        ));
     }
     None
 }
@@ -175,12 +182,17 @@ pub async fn fetch_uri(http: &Http, uri: &str, family: crate::openemr::Family) -
     }
     let mut fetched = from_text(source, &answer.body, answer.content_type.as_deref(), family);
     if answer.status != 200 {
-        fetched.set = fetched.set.map_err(|e| format!("HTTP {}: {e}", answer.status));
-        fetched.faults.insert(0, Fault::warning(
-            "jwks-status",
-            format!("the jwks_uri answers HTTP {}", answer.status),
-            "make the jwks_uri answer 200 with the key set",
-        ));
+        fetched.set = fetched
+            .set
+            .map_err(|e| format!("HTTP {}: {e}", answer.status));
+        fetched.faults.insert(
+            0,
+            Fault::warning(
+                "jwks-status",
+                format!("the jwks_uri answers HTTP {}", answer.status),
+                "make the jwks_uri answer 200 with the key set",
+            ),
+        );
     }
     fetched
 }
@@ -198,7 +210,9 @@ fn unreachable(source: String, error: super::http::NetError) -> FetchedKeySet {
         ),
     };
     let what = match &error {
-        super::http::NetError::Tls { .. } => format!("jwks_uri TLS chain cannot be verified: {error}"),
+        super::http::NetError::Tls { .. } => {
+            format!("jwks_uri TLS chain cannot be verified: {error}")
+        }
         _ => format!("the jwks_uri cannot be fetched: {error}"),
     };
     FetchedKeySet {

@@ -23,7 +23,11 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
         Ok(answer) => judge(ctx, &answer).evidence(format!("GET {url} -> HTTP {}", answer.status)),
         Err(e) => return StageOutcome::fail(STAGE, e.to_string()),
     };
-    let api = format!("{}/apis/{}/api/patient", ctx.urls.as_ref().expect("inputs passed").base, ctx.config.site);
+    let api = format!(
+        "{}/apis/{}/api/patient",
+        ctx.urls.as_ref().expect("inputs passed").base,
+        ctx.config.site
+    );
     match http.get(&api, Some(&token.access_token)).await {
         Ok(answer) => outcome.evidence(standard_api_line(&answer)),
         Err(_) => outcome,
@@ -34,7 +38,10 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
 /// family, which is expected and not a scope problem.
 fn standard_api_line(answer: &Answer) -> String {
     match answer.status {
-        200 => format!("GET {} -> HTTP 200 (the Standard API accepted a system token)", answer.url),
+        200 => format!(
+            "GET {} -> HTTP 200 (the Standard API accepted a system token)",
+            answer.url
+        ),
         status => format!(
             "GET {} -> HTTP {status}: expected, the Standard REST API (/api/) refuses \
              backend-services tokens (F1: 401 empty, F2: 403); it needs a user token \
@@ -130,7 +137,10 @@ fn f2_scope_missing(ctx: &Context<'_>) -> StageOutcome {
         None => "401 Unauthorized: the token has no system/Patient scope".to_string(),
     };
     let fix = if ctx.dropped.iter().any(|s| s.starts_with("system/Patient.")) {
-        format!("{}, then request a new token", ctx.fix_scopes_add(&[PATIENT_READ.to_string()]))
+        format!(
+            "{}, then request a new token",
+            ctx.fix_scopes_add(&[PATIENT_READ.to_string()])
+        )
     } else {
         format!("request {PATIENT_READ} (or system/Patient.rs) and register it for the client")
     };

@@ -118,7 +118,7 @@ fn issued(answer: &Answer, facts: &TokenFacts) -> StageOutcome {
     };
     outcome
         .evidence(format!("access token: {}", shortened(&facts.access_token)))
-    .evidence(format!("granted scope: {:?}", facts.granted.join(" ")))
+        .evidence(format!("granted scope: {:?}", facts.granted.join(" ")))
 }
 
 fn refused(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {

@@ -193,6 +193,9 @@ pub fn text(report: &Report) -> String {
 /// Asserts `haystack` holds every needle, showing it when not.
 pub fn assert_has(haystack: &str, needles: &[&str]) {
     for needle in needles {
-        assert!(haystack.contains(needle), "missing {needle:?} in:\n{haystack}");
+        assert!(
+            haystack.contains(needle),
+            "missing {needle:?} in:\n{haystack}"
+        );
     }
 }

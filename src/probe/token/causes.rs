@@ -140,7 +140,10 @@ pub fn client_refused(ctx: &Context<'_>) -> StageOutcome {
             fix,
         )),
         (_, Some(fault)) => proven.push(cause(
-            format!("the registered key set has no usable RSA key: {}", fault.what),
+            format!(
+                "the registered key set has no usable RSA key: {}",
+                fault.what
+            ),
             fix,
         )),
         _ => {}

@@ -20,7 +20,10 @@ pub fn client_refused(ctx: &Context<'_>) -> StageOutcome {
         .filter(|f| f.is_refused())
         .filter(|f| !finding.contains(&f.what));
     for fault in extra {
-        outcome = outcome.evidence(format!("registered key set: {} (fix: {})", fault.what, fault.fix));
+        outcome = outcome.evidence(format!(
+            "registered key set: {} (fix: {})",
+            fault.what, fault.fix
+        ));
     }
     outcome
 }
@@ -109,11 +112,16 @@ pub fn no_grant(ctx: &Context<'_>) -> StageOutcome {
         Some(Family::F0) | None => "this server has no client_credentials grant: it is OpenEMR \
                                     6.0 (family F0)"
             .to_string(),
-        Some(f) => format!("the server has no client_credentials grant, although it looks like {f}"),
+        Some(f) => {
+            format!("the server has no client_credentials grant, although it looks like {f}")
+        }
     };
     outcome(
         "the server refused the grant type (400 unsupported_grant_type)",
-        vec![cause(text, "upgrade OpenEMR to 6.1.0 or later (7.0.x recommended)")],
+        vec![cause(
+            text,
+            "upgrade OpenEMR to 6.1.0 or later (7.0.x recommended)",
+        )],
         vec![],
     )
 }
@@ -130,7 +138,10 @@ pub fn malformed_scope_column(ctx: &Context<'_>, answer: &Answer) -> StageOutcom
     let fix = ctx.fix_scopes_command("--add system/Patient.read");
     outcome(
         "the server failed with HTTP 500",
-        vec![cause(text, format!("{fix} (rewrites the column with single spaces)"))],
+        vec![cause(
+            text,
+            format!("{fix} (rewrites the column with single spaces)"),
+        )],
         vec![],
     )
     .evidence(answer.describe())

@@ -274,17 +274,7 @@ fn fhir_name(resource: &str) -> String {
 }
 
 fn is_cruds_subset(letters: &str) -> bool {
-    let mut last = None;
-    for c in letters.chars() {
-        let Some(pos) = "cruds".find(c) else {
-            return false;
-        };
-        if last.is_some_and(|l| pos <= l) {
-            return false;
-        }
-        last = Some(pos);
-    }
-    !letters.is_empty()
+    !letters.is_empty() && super::smart_v2::is_ordered_cruds(letters)
 }
 
 /// A registered scope list edited as fix-scopes does: entries normalised (one ASCII space

@@ -93,7 +93,7 @@ impl Permissions {
 }
 
 /// Letters from `cruds`, each at most once and in that order (empty is allowed, as in PHP).
-fn is_ordered_cruds(letters: &str) -> bool {
+pub(crate) fn is_ordered_cruds(letters: &str) -> bool {
     let mut last = None;
     for c in letters.chars() {
         let Some(pos) = "cruds".find(c) else {

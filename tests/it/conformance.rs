@@ -6,7 +6,7 @@
 mod compare;
 mod exchange;
 mod fixture;
-mod jwt;
+pub mod jwt;
 mod setup;
 
 use std::path::PathBuf;

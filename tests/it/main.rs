@@ -5,6 +5,7 @@ mod check_families;
 mod check_world;
 mod conformance;
 mod e2e;
+mod families;
 mod field_cases;
 mod fix_scopes;
 mod inspect;

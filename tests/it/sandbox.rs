@@ -9,7 +9,7 @@ use oemr_doctor::keys::jwks::public_jwk;
 use oemr_doctor::keys::PrivateKey;
 use oemr_doctor::openemr::JWT_BEARER;
 use oemr_doctor::sandbox::{
-    prepare_database, set_global, Sandbox, SandboxConfig, SEEDED_PATIENT_UUID,
+    prepare_database, prepare_database_for, set_global, Sandbox, SandboxConfig, SEEDED_PATIENT_UUID,
 };
 use serde_json::{json, Value};
 
@@ -22,11 +22,23 @@ fn loopback() -> SocketAddr {
 }
 
 async fn started(test_db: &TestDb, webroot: &str, sites: &[&str]) -> (Database, Sandbox) {
+    started_with(test_db, |config| {
+        config.webroot = webroot.to_string();
+        config.sites = sites.iter().map(|s| s.to_string()).collect();
+    })
+    .await
+}
+
+/// A prepared database of `config.family` and a sandbox on it, with `site_addr_oath` set to
+/// the sandbox's address; `edit` adjusts the default config first.
+pub async fn started_with(
+    test_db: &TestDb,
+    edit: impl FnOnce(&mut SandboxConfig),
+) -> (Database, Sandbox) {
     let db = test_db.database().await;
-    prepare_database(&db, "").await.unwrap();
     let mut config = SandboxConfig::new(DbSource::Url(test_db.url.clone()), loopback());
-    config.webroot = webroot.to_string();
-    config.sites = sites.iter().map(|s| s.to_string()).collect();
+    edit(&mut config);
+    prepare_database_for(&db, "", config.family).await.unwrap();
     let sandbox = Sandbox::start(config).await.unwrap();
     set_global(&db, "site_addr_oath", &sandbox.site_addr())
         .await
@@ -34,7 +46,8 @@ async fn started(test_db: &TestDb, webroot: &str, sites: &[&str]) -> (Database, 
     (db, sandbox)
 }
 
-fn http() -> reqwest::Client {
+/// An HTTP client that never goes through a proxy.
+pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 

@@ -64,7 +64,7 @@ pub fn sign(f: &Fixture, header: &Value, claims: &Value, how: &str) -> String {
     let key_name = how.split('"').nth(1).unwrap_or("ours");
     let alg: Algorithm = alg_name.parse().expect("a JOSE algorithm name");
     let key = encoding_key(f, key_name);
-    let mut signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, alg).unwrap();
+    let mut signature = signature_of(&input, alg, &key);
     if how.contains("flipped") {
         let mut bytes = URL_SAFE_NO_PAD.decode(&signature).unwrap();
         bytes[10] ^= 0xff;
@@ -72,6 +72,17 @@ pub fn sign(f: &Fixture, header: &Value, claims: &Value, how: &str) -> String {
         signature = URL_SAFE_NO_PAD.encode(bytes);
     }
     format!("{input}.{signature}")
+}
+
+/// `header.claims.signature`, signed with `alg` and `key`: a compact JWS.
+pub fn sign_compact(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
+    let input = format!("{}.{}", encode_json(header), encode_json(claims));
+    let signature = signature_of(&input, alg, key);
+    format!("{input}.{signature}")
+}
+
+fn signature_of(input: &str, alg: Algorithm, key: &EncodingKey) -> String {
+    jsonwebtoken::crypto::sign(input.as_bytes(), key, alg).unwrap()
 }
 
 fn encoding_key(f: &Fixture, name: &str) -> EncodingKey {

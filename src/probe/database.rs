@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::db::clients::{ClientRow, ClientSelector};
 use crate::db::globals::ApiGlobals;
-use crate::openemr::{scopes, Family, SYSTEM_USERNAME};
+use crate::openemr::{scopes, smart_v2, Family, SYSTEM_USERNAME};
 
 use super::token::{grant_types_refused, grant_types_text};
 
@@ -221,8 +221,26 @@ pub fn missing_scopes(requested: &[String], registered: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`missing_scopes`] by the family's rules: from F2 on, a registered scope covers the
+/// requested scopes it contains (`system/Patient.read` covers `system/Patient.rs`).
+fn missing_for(family: Family, requested: &[String], registered: &str) -> Vec<String> {
+    let exact = missing_scopes(requested, registered);
+    if family < Family::F2 {
+        return exact;
+    }
+    let Ok(held) = smart_v2::parse_registered(registered) else {
+        return exact;
+    };
+    exact
+        .into_iter()
+        .filter(|s| {
+            smart_v2::ParsedScope::parse(s).map_or(true, |w| !smart_v2::any_contains(&held, &w))
+        })
+        .collect()
+}
+
 fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
-    let missing = missing_scopes(&ctx.config.scopes, client.scope_text());
+    let missing = missing_for(ctx.family(), &ctx.config.scopes, client.scope_text());
     let malformed = scopes::malformed_entries(client.scope_text());
     if missing.is_empty() && malformed.is_empty() {
         return None;

@@ -113,3 +113,22 @@ async fn a_web_root_and_a_non_default_site_work_end_to_end() {
         text(&report)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f2_registered_v1_scopes_cover_requested_v2_ones() {
+    let world = World::new(Family::F2, "system/Patient.read").await;
+    let report = probe::run(&world.config("system/Patient.rs")).await;
+    world.stop().await;
+    let all = text(&report);
+    assert_eq!(
+        stage(&report, StageId::Database).status,
+        Status::Pass,
+        "{all}"
+    );
+    assert_eq!(
+        stage(&report, StageId::Patient).status,
+        Status::Pass,
+        "{all}"
+    );
+    assert_eq!(report.exit_code(), 0, "{all}");
+}

@@ -171,7 +171,10 @@ fn target_faults(request: &CapturedRequest, ctx: &RequestContext<'_>) -> Vec<Fau
     {
         faults.push(Fault::refused(
             "method",
-            format!("the token request is a {method}; OpenEMR reads the fields of a POST body only (400 Bad request)"),
+            format!(
+                "the token request is a {method}; OpenEMR reads the fields of a POST body only \
+                 (400 Bad request)"
+            ),
             "POST the fields as an application/x-www-form-urlencoded body",
         ));
     }
@@ -215,25 +218,40 @@ fn target_path(target: &str) -> String {
     }
 }
 
+const FORM_FIX: &str = "send the fields as application/x-www-form-urlencoded (and label them so)";
+const FORM: &str = "application/x-www-form-urlencoded";
+const MULTIPART: &str = "multipart/form-data";
+
 fn body_format_faults(request: &CapturedRequest) -> Vec<Fault> {
     let declared = request.content_type();
-    let actual = request.body_format();
-    let form_fix = "send the fields as application/x-www-form-urlencoded (and label them so)";
-    let fault = |what: String| vec![Fault::refused("body-format", what, form_fix)];
-    match (declared.as_deref(), actual) {
-        (_, BodyFormat::Empty) => fault("the request has no body; OpenEMR reads every field from a form body".into()),
-        (_, BodyFormat::Json) => fault("the body is JSON; OpenEMR reads only form fields, so it sees no grant_type (400 invalid_request \"Bad request\")".into()),
-        (Some("application/x-www-form-urlencoded"), BodyFormat::Multipart) => fault("the body is multipart/form-data but labelled application/x-www-form-urlencoded: the server parses it as one garbled form and finds no fields".into()),
-        (Some("multipart/form-data"), BodyFormat::Form) => fault("the body is urlencoded but labelled multipart/form-data: the server finds no parts".into()),
-        (None, _) => fault("the request has no Content-Type; PHP only parses a labelled form body".into()),
-        (Some("application/x-www-form-urlencoded"), BodyFormat::Form) => Vec::new(),
-        (Some("multipart/form-data"), BodyFormat::Multipart) => vec![Fault::warning(
-            "body-multipart",
-            "the body is multipart/form-data; OpenEMR accepts it, but OAuth token requests are application/x-www-form-urlencoded",
-            form_fix,
-        )],
-        (Some(other), _) => fault(format!("the body is labelled {other}; OpenEMR reads only form bodies")),
-    }
+    let what = match (declared.as_deref(), request.body_format()) {
+        (_, BodyFormat::Empty) => {
+            "the request has no body; OpenEMR reads every field from a form body".to_string()
+        }
+        (_, BodyFormat::Json) => "the body is JSON; OpenEMR reads only form fields, so it sees \
+                                  no grant_type (400 invalid_request \"Bad request\")"
+            .to_string(),
+        (Some(FORM), BodyFormat::Multipart) => format!(
+            "the body is {MULTIPART} but labelled {FORM}: the server parses it as one garbled \
+             form and finds no fields"
+        ),
+        (Some(MULTIPART), BodyFormat::Form) => {
+            format!("the body is urlencoded but labelled {MULTIPART}: the server finds no parts")
+        }
+        (None, _) => {
+            "the request has no Content-Type; PHP only parses a labelled form body".to_string()
+        }
+        (Some(FORM), BodyFormat::Form) => return Vec::new(),
+        (Some(MULTIPART), BodyFormat::Multipart) => return vec![multipart_warning()],
+        (Some(other), _) => format!("the body is labelled {other}; OpenEMR reads only form bodies"),
+    };
+    vec![Fault::refused("body-format", what, FORM_FIX)]
+}
+
+fn multipart_warning() -> Fault {
+    let what =
+        format!("the body is {MULTIPART}; OpenEMR accepts it, but OAuth token requests are {FORM}");
+    Fault::warning("body-multipart", what, FORM_FIX)
 }
 
 fn field_faults(fields: &HashMap<String, String>) -> Vec<Fault> {
@@ -257,7 +275,10 @@ fn field_faults(fields: &HashMap<String, String>) -> Vec<Fault> {
             .map_or("missing".to_string(), |t| format!("{t:?}"));
         faults.push(Fault::refused(
             "assertion-type",
-            format!("client_assertion_type is {found} (400 invalid_request \"assertion type is not supported\")"),
+            format!(
+                "client_assertion_type is {found} (400 invalid_request \"assertion type is not \
+                 supported\")"
+            ),
             format!("send client_assertion_type={JWT_BEARER}"),
         ));
     }

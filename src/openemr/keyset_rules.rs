@@ -150,7 +150,8 @@ fn number_fault(key: &Jwk, member: &'static str, name: &str) -> Option<Fault> {
     } else {
         format!("{name}: {member} is not base64url")
     };
-    let fix = "convert the public key to JWK form (base64url big-endian n and e), e.g. oemr-doctor keygen";
+    let fix = "convert the public key to JWK form (base64url big-endian n and e), e.g. \
+               oemr-doctor keygen";
     Some(Fault::refused("jwks-not-base64url", what, fix))
 }
 
@@ -174,7 +175,8 @@ fn f3_selection_faults(key: &Jwk, name: &str, family: Family) -> Vec<Fault> {
             f3,
             "jwks-no-kid",
             format!("{name} has no kid; OpenEMR F3 picks the key by the assertion's kid"),
-            "give the key a kid (oemr-doctor keygen uses the RFC 7638 thumbprint) and put it in the assertion header",
+            "give the key a kid (oemr-doctor keygen uses the RFC 7638 thumbprint) and put it \
+             in the assertion header",
         ));
     }
     if let Some(alg) = key.0.get("alg").and_then(|v| v.as_str()) {

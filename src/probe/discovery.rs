@@ -119,7 +119,10 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
             "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > Connectors",
         ),
         (400, BodyKind::Json(body)) if body.to_string().contains("site error") => fail(
-            format!("{} answered 400 \"api site error\": OpenEMR does not know this site id", answer.url),
+            format!(
+                "{} answered 400 \"api site error\": OpenEMR does not know this site id",
+                answer.url
+            ),
             "pass the right --site (the folder name under sites/, usually default)",
         ),
         (400, BodyKind::Empty) => fail(

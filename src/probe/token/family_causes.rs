@@ -36,7 +36,9 @@ pub fn invalid_request(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOut
     let (text, fix) = match hint.as_str() {
         h if h.contains("assertion type") => (
             "the server did not see client_assertion_type=…jwt-bearer in a form body".to_string(),
-            "send client_assertion_type and client_assertion as application/x-www-form-urlencoded fields".to_string(),
+            "send client_assertion_type and client_assertion as \
+             application/x-www-form-urlencoded fields"
+                .to_string(),
         ),
         h if h.contains("issuer") => (
             "iss is not the client id (F2 and later check it before the signature)".to_string(),
@@ -47,7 +49,9 @@ pub fn invalid_request(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOut
             "use exp = now + 300".to_string(),
         ),
         h if h.contains("too far in the past") => (
-            "iat is older than 5 minutes by the server's clock: this machine's clock is behind, or the assertion was reused".to_string(),
+            "iat is older than 5 minutes by the server's clock: this machine's clock is \
+             behind, or the assertion was reused"
+                .to_string(),
             "sign a fresh assertion for every request and synchronise the clock (NTP)".to_string(),
         ),
         h if h.contains("Missing jti") => (

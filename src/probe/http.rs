@@ -168,20 +168,6 @@ impl Http {
         self.send(url, request).await
     }
 
-    /// `POST url` with a body as the user's code sent it (headers as given, no form added).
-    pub async fn post_raw(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-        body: String,
-    ) -> Result<Answer, NetError> {
-        let mut request = self.client.post(url).body(body);
-        for (name, value) in headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        self.send(url, request).await
-    }
-
     /// `POST url` with a form-encoded body.
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<Answer, NetError> {
         let body = form_urlencoded::Serializer::new(String::new())

@@ -59,6 +59,9 @@ pub enum Command {
     /// Probe a client end to end and say which stage fails, why, and the fix.
     #[command(after_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
+    /// Judge what your own code produced (an assertion, a token request) by OpenEMR's rules.
+    #[command(after_help = INSPECT_HELP)]
+    Inspect(InspectArgs),
     /// Serve an emulation of OpenEMR's OAuth2 and FHIR Patient endpoints on 127.0.0.1.
     #[command(long_about = SANDBOX_ABOUT)]
     Sandbox(SandboxArgs),
@@ -113,6 +116,24 @@ Exit codes:
   15  first failing stage: token
   16  first failing stage: scopes
   17  first failing stage: patient";
+
+/// The exit codes and examples of `inspect`, printed under its help.
+pub const INSPECT_HELP: &str = "\
+Every fault found is named with its fix, not just the first. The assertion, secrets and \
+header values are never printed in full. Nothing is sent to the token endpoint.
+
+Examples:
+  oemr-doctor inspect \"$JWT\" --base-url https://emr.example.org
+  my-client --dump-request | oemr-doctor inspect --request - --jwks jwks.json
+  oemr-doctor inspect --assertion-file a.jwt --header 'Authorization: Basic ...' \\
+      --body 'grant_type=client_credentials' --family f2
+
+Exit codes:
+   0  no fault found
+   1  oemr-doctor itself could not run (I/O, unexpected failure)
+   2  usage error (bad or missing arguments)
+  20  faults found that OpenEMR refuses (or that expose a secret)
+  21  only warnings: accepted by this OpenEMR, refused by other versions or servers";
 
 const SANDBOX_ABOUT: &str = "\
 Serve an emulation of OpenEMR's OAuth2 and FHIR Patient endpoints on 127.0.0.1.
@@ -260,6 +281,11 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
+    /// Judge by this family's rules instead of the detected one: f0 (6.0), f1 (6.1.0 to
+    /// 7.0.3), f2 (7.0.4 to 8.x) or f3 (master, late 2026).
+    #[arg(long, value_name = "FAMILY", value_parser = parse_family)]
+    pub family: Option<Family>,
+
     /// Seconds each network request may take [default: 15].
     #[arg(long, env = "OEMR_DOCTOR_TIMEOUT", value_name = "SECS")]
     pub timeout: Option<u64>,
@@ -267,6 +293,63 @@ pub struct CheckArgs {
     /// Print a JSON document (schema oemr-doctor/check/v1) on stdout instead of the report.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The client assertion (a compact JWT); `-` reads it from stdin.
+    #[arg(value_name = "ASSERTION", conflicts_with = "assertion_file")]
+    pub assertion: Option<String>,
+
+    /// Read the assertion from a file (`-` for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub assertion_file: Option<PathBuf>,
+
+    /// The token request as captured: raw HTTP text (request line, headers, blank line,
+    /// body) in a file, or `-` for stdin.
+    #[arg(long, value_name = "PATH")]
+    pub request: Option<PathBuf>,
+
+    /// A header of the token request, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// The token request's body as sent; `@PATH` reads it from a file.
+    #[arg(long, value_name = "BODY")]
+    pub body: Option<String>,
+
+    /// The URL the token request was posted to.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// OpenEMR's address, to compare with what its discovery advertises.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Site id.
+    #[arg(long, default_value = "default")]
+    pub site: String,
+
+    /// The client id (default: the assertion's sub).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// The JWKS registered for the client.
+    #[arg(long, value_name = "PATH")]
+    pub jwks: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Judge by this family's rules instead of the detected one: f0 (6.0), f1 (6.1.0 to
+    /// 7.0.3), f2 (7.0.4 to 8.x) or f3 (master, late 2026).
+    #[arg(long, value_name = "FAMILY", value_parser = parse_family)]
+    pub family: Option<Family>,
+
+    /// Seconds each network request may take.
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    pub timeout: u64,
 }
 
 /// Arguments of `sandbox`.

@@ -6,14 +6,18 @@ use super::{db_source, Failure, Outcome};
 use crate::cli::CheckArgs;
 use crate::config::Profile;
 use crate::db::{redact_url, DbSource};
-use crate::probe::{self, CheckConfig};
+use crate::probe::{self, CheckConfig, ProbeOptions};
 use crate::report::human;
 
 /// Runs check; the exit code names the first failing stage.
 pub async fn run(args: &CheckArgs, profile: &Profile) -> Outcome {
     let config = resolve(args, profile)?;
     log_effective(&config);
-    let report = probe::run(&config).await;
+    let options = ProbeOptions {
+        family: args.family,
+        clock_offset_secs: 0,
+    };
+    let report = probe::run_with(&config, options).await;
     if args.json {
         let mut document = crate::report::json::render(&report);
         document["target"] = serde_json::json!({

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completions;
 pub mod demo;
 pub mod fix_scopes;
+pub mod inspect;
 pub mod keygen;
 pub mod sandbox;
 
@@ -18,6 +19,7 @@ pub async fn run(cli: &Cli) -> Outcome {
         Command::FixScopes(args) => fix_scopes::run(args, &profile(cli)?).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Check(args) => check::run(args, &profile(cli)?).await,
+        Command::Inspect(args) => inspect::run(args, &profile(cli)?).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),

@@ -5,7 +5,10 @@
 //! recorded exchanges in the conformance test keep it honest.
 
 pub mod errors;
+pub mod family_rules;
+pub mod fault;
 pub mod grants;
+pub mod keyset_rules;
 pub mod scopes;
 pub mod smart_v2;
 pub mod supported_v2;

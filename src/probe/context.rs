@@ -1,15 +1,20 @@
 //! What the stages learn and hand on to later stages: the loaded key, what the database says,
 //! what the server advertises, the assertion and the token. Secrets live here only in memory.
 
-use crate::assertion::{Assertion, AssertionProblem};
+use serde_json::Value;
+
+use crate::assertion::Assertion;
 use crate::db::clients::ClientRow;
 use crate::db::globals::ApiGlobals;
+use crate::keys::jwks::Jwks;
 use crate::keys::PrivateKey;
+use crate::openemr::family_rules::{family_of_release, Detected};
+use crate::openemr::fault::Fault;
 use crate::openemr::urls::SiteUrls;
 use crate::openemr::Family;
 
 use super::http::Http;
-use super::{CheckConfig, StageId, Status};
+use super::{CheckConfig, ProbeOptions, StageId, Status};
 
 /// How the private key relates to the key set the server verifies with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +60,12 @@ pub struct DiscoveryFacts {
     pub token_endpoint: Option<String>,
     /// The version the CapabilityStatement reports.
     pub version: Option<String>,
-    /// Its behaviour family.
-    pub family: Option<Family>,
+    /// Its behaviour family, and the facts that decided it.
+    pub detected: Option<Detected>,
+    /// The SMART configuration document.
+    pub smart: Option<Value>,
+    /// The server's clock minus this machine's, from the Date header.
+    pub server_offset: Option<i64>,
     /// Set when the server could not be reached at all.
     pub unreachable: Option<String>,
 }
@@ -72,13 +81,28 @@ pub struct TokenFacts {
     pub claim_scopes: Option<Vec<String>>,
 }
 
+impl std::fmt::Debug for TokenFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The access token is a bearer credential: never in debug output.
+        f.debug_struct("TokenFacts")
+            .field("granted", &self.granted)
+            .field("claim_scopes", &self.claim_scopes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything one check run knows so far.
 pub struct Context<'a> {
     pub config: &'a CheckConfig,
+    pub options: ProbeOptions,
     pub http: Result<Http, String>,
     pub urls: Option<SiteUrls>,
     pub key: Option<PrivateKey>,
     pub key_match: KeyMatch,
+    /// The registered key set, when it could be read.
+    pub registered: Option<Jwks>,
+    /// What is wrong with the registered key set.
+    pub key_faults: Vec<Fault>,
     /// The kid the assertion carries.
     pub kid: Option<String>,
     /// `None` when no database was given.
@@ -86,7 +110,7 @@ pub struct Context<'a> {
     pub discovery: DiscoveryFacts,
     pub assertion: Option<Assertion>,
     /// Rules the assertion broke locally.
-    pub assertion_problems: Vec<AssertionProblem>,
+    pub assertion_faults: Vec<Fault>,
     pub token: Option<TokenFacts>,
     /// Requested scopes the token came back without.
     pub dropped: Vec<String>,
@@ -95,22 +119,47 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// A fresh context for `config`.
-    pub fn new(config: &'a CheckConfig) -> Context<'a> {
+    pub fn new(config: &'a CheckConfig, options: ProbeOptions) -> Context<'a> {
         Context {
             config,
-            http: Http::new(config.timeout),
+            http: Http::with_clock_offset(config.timeout, options.clock_offset_secs),
+            options,
             urls: None,
             key: None,
             key_match: KeyMatch::NoJwks,
+            registered: None,
+            key_faults: Vec::new(),
             kid: None,
             db: None,
             discovery: DiscoveryFacts::default(),
             assertion: None,
-            assertion_problems: Vec::new(),
+            assertion_faults: Vec::new(),
             token: None,
             dropped: Vec::new(),
             statuses: Vec::new(),
         }
+    }
+
+    /// This machine's clock as the probe reads it (offset only to reproduce drift).
+    pub fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp() + self.options.clock_offset_secs
+    }
+
+    /// The family as far as it is known: `--family`, then the database's version table,
+    /// then what discovery detected.
+    pub fn known_family(&self) -> Option<Family> {
+        let from_db = || {
+            let version = self.db.as_ref()?.version.as_deref()?;
+            family_of_release(version)
+        };
+        let detected = || self.discovery.detected.as_ref()?.family;
+        self.options.family.or_else(from_db).or_else(detected)
+    }
+
+    /// The family whose rules apply: the known one, else F1 (the family the sandbox and most
+    /// installs in the field have).
+    pub fn family(&self) -> Family {
+        self.known_family().unwrap_or(Family::F1)
     }
 
     /// Remembers a stage's status for the stages after it.

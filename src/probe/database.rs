@@ -6,7 +6,9 @@ use url::Url;
 
 use crate::db::clients::{ClientRow, ClientSelector};
 use crate::db::globals::ApiGlobals;
-use crate::openemr::{scopes, Family, SYSTEM_USERNAME};
+use crate::openemr::{scopes, smart_v2, Family, SYSTEM_USERNAME};
+
+use super::token::{grant_types_refused, grant_types_text};
 
 use super::context::{Context, DbFacts};
 use super::{StageId, StageOutcome};
@@ -65,6 +67,7 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
     let globals = facts.globals.clone().unwrap_or_default();
     let evidence = background(&facts, client, &globals);
     let outcome = blocker(ctx, client, &globals)
+        .or_else(|| grant_types_warning(ctx, client))
         .or_else(|| scope_warning(ctx, client))
         .or_else(|| site_address_warning(ctx, &globals))
         .unwrap_or_else(|| healthy(client));
@@ -143,7 +146,40 @@ fn blocker(ctx: &Context<'_>, client: &ClientRow, globals: &ApiGlobals) -> Optio
         let fix = "register the client's public key (oemr-doctor keygen prints a JWKS)";
         return Some(fail(finding, fix));
     }
-    system_user_blocker(ctx)
+    grant_types_blocker(ctx, client).or_else(|| system_user_blocker(ctx))
+}
+
+/// F3 refuses a client whose grant_types lacks client_credentials.
+fn grant_types_blocker(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
+    let stored = client.grant_types.clone().unwrap_or_default();
+    if ctx.known_family() != Some(Family::F3) || !grant_types_refused(&stored) {
+        return None;
+    }
+    let finding = format!(
+        "{} (OpenEMR F3 answers 400 unauthorized_client)",
+        grant_types_text(&stored)
+    );
+    Some(fail(
+        finding,
+        ctx.fix_scopes_command("--grant-types client_credentials"),
+    ))
+}
+
+/// Before F3 grant_types is not checked, but a hand-edited value breaks at the upgrade.
+fn grant_types_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
+    let stored = client.grant_types.clone().unwrap_or_default();
+    let hand_edited = stored.contains(' ') || stored.contains(',');
+    if !hand_edited || !grant_types_refused(&stored) {
+        return None;
+    }
+    let finding = format!(
+        "{}; this version ignores grant_types, OpenEMR master (F3) refuses the client",
+        grant_types_text(&stored)
+    );
+    Some(
+        StageOutcome::warn(STAGE, finding)
+            .fix(ctx.fix_scopes_command("--grant-types client_credentials")),
+    )
 }
 
 fn system_user_blocker(ctx: &Context<'_>) -> Option<StageOutcome> {
@@ -185,8 +221,26 @@ pub fn missing_scopes(requested: &[String], registered: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`missing_scopes`] by the family's rules: from F2 on, a registered scope covers the
+/// requested scopes it contains (`system/Patient.read` covers `system/Patient.rs`).
+fn missing_for(family: Family, requested: &[String], registered: &str) -> Vec<String> {
+    let exact = missing_scopes(requested, registered);
+    if family < Family::F2 {
+        return exact;
+    }
+    let Ok(held) = smart_v2::parse_registered(registered) else {
+        return exact;
+    };
+    exact
+        .into_iter()
+        .filter(|s| {
+            smart_v2::ParsedScope::parse(s).map_or(true, |w| !smart_v2::any_contains(&held, &w))
+        })
+        .collect()
+}
+
 fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
-    let missing = missing_scopes(&ctx.config.scopes, client.scope_text());
+    let missing = missing_for(ctx.family(), &ctx.config.scopes, client.scope_text());
     let malformed = scopes::malformed_entries(client.scope_text());
     if missing.is_empty() && malformed.is_empty() {
         return None;

@@ -6,7 +6,9 @@
 
 use serde_json::Value;
 
-use crate::openemr::Family;
+use crate::openemr::family_rules::{detect, Fingerprints};
+use crate::openemr::urls::SiteUrls;
+use crate::openemr::{scopes, Family};
 
 use super::context::Context;
 use super::database::origin;
@@ -14,6 +16,61 @@ use super::http::{Answer, BodyKind, Http};
 use super::{StageId, StageOutcome};
 
 const STAGE: StageId = StageId::Discovery;
+
+/// What discovery learned, for check and inspect alike.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// The SMART configuration.
+    pub smart: Value,
+    /// The CapabilityStatement, or why it could not be read.
+    pub metadata: Result<Value, String>,
+    /// The advertised token endpoint (SMART, else the CapabilityStatement).
+    pub token_endpoint: Option<String>,
+    /// `software.version` of the CapabilityStatement.
+    pub version: Option<String>,
+    /// The server's clock minus this machine's.
+    pub server_offset: Option<i64>,
+}
+
+/// Why discovery could not be read: the server gave no answer, or a wrong one.
+#[derive(Debug, Clone)]
+pub enum DiscoveryError {
+    /// No HTTP answer at all.
+    Unreachable(String),
+    /// An answer that is not the document; the outcome names it.
+    Wrong(Box<StageOutcome>),
+}
+
+/// Fetches the SMART configuration and the CapabilityStatement of a site.
+pub async fn fetch(http: &Http, urls: &SiteUrls) -> Result<Discovered, DiscoveryError> {
+    let answer = http
+        .get(&urls.smart_configuration(), None)
+        .await
+        .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
+    let server_offset = answer.server_offset();
+    let smart = json_document(&answer, "SMART configuration")
+        .map_err(|o| DiscoveryError::Wrong(Box::new(o)))?;
+    let metadata = metadata(http, &urls.metadata()).await;
+    let from_metadata = metadata.as_ref().ok().and_then(metadata_token_url);
+    let token_endpoint = smart
+        .get("token_endpoint")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or(from_metadata);
+    let version = metadata
+        .as_ref()
+        .ok()
+        .and_then(|m| m.pointer("/software/version"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Discovered {
+        smart,
+        metadata,
+        token_endpoint,
+        version,
+        server_offset,
+    })
+}
 
 /// Fetches both documents and records what they advertise.
 pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
@@ -25,21 +82,17 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
         Ok(http) => http,
         Err(e) => return StageOutcome::fail(STAGE, e.clone()),
     };
-    let smart = match http.get(&urls.smart_configuration(), None).await {
-        Ok(answer) => answer,
-        Err(e) => {
-            ctx.discovery.unreachable = Some(e.to_string());
-            return StageOutcome::fail(STAGE, e.to_string())
+    let found = match fetch(http, &urls).await {
+        Ok(found) => found,
+        Err(DiscoveryError::Unreachable(e)) => {
+            ctx.discovery.unreachable = Some(e.clone());
+            return StageOutcome::fail(STAGE, e)
                 .fix("check --base-url, and that OpenEMR is running and reachable from here");
         }
+        Err(DiscoveryError::Wrong(outcome)) => return *outcome,
     };
-    let smart = match json_document(&smart, "SMART configuration") {
-        Ok(json) => json,
-        Err(outcome) => return outcome,
-    };
-    let metadata = metadata(http, &urls.metadata()).await;
-    record(ctx, &smart, &metadata);
-    judge(ctx, &urls.token(), &metadata)
+    record(ctx, &found);
+    judge(ctx, &urls.token(), &found.metadata)
 }
 
 /// The JSON of a discovery answer, or the failure that names what came instead.
@@ -64,6 +117,13 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
         (501, _) => fail(
             format!("the FHIR API is switched off: {} answered 501", answer.url),
             "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > Connectors",
+        ),
+        (400, BodyKind::Json(body)) if body.to_string().contains("site error") => fail(
+            format!(
+                "{} answered 400 \"api site error\": OpenEMR does not know this site id",
+                answer.url
+            ),
+            "pass the right --site (the folder name under sites/, usually default)",
         ),
         (400, BodyKind::Empty) => fail(
             format!("{} answered 400 with an empty body: OpenEMR does not know this site id", answer.url),
@@ -94,21 +154,18 @@ async fn metadata(http: &Http, url: &str) -> Result<Value, String> {
     json_document(&answer, "CapabilityStatement").map_err(|o| o.finding)
 }
 
-fn record(ctx: &mut Context<'_>, smart: &Value, metadata: &Result<Value, String>) {
-    let from_metadata = metadata.as_ref().ok().and_then(metadata_token_url);
-    ctx.discovery.token_endpoint = smart
-        .get("token_endpoint")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or(from_metadata);
-    let version = metadata
-        .as_ref()
-        .ok()
-        .and_then(|m| m.pointer("/software/version"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    ctx.discovery.family = version.as_deref().and_then(Family::from_version);
-    ctx.discovery.version = version;
+fn record(ctx: &mut Context<'_>, found: &Discovered) {
+    let db_version = ctx.db.as_ref().and_then(|d| d.version.clone());
+    let prints = Fingerprints {
+        metadata_version: found.version.as_deref(),
+        smart_configuration: Some(&found.smart),
+        database_version: db_version.as_deref(),
+    };
+    ctx.discovery.detected = Some(detect(&prints));
+    ctx.discovery.token_endpoint = found.token_endpoint.clone();
+    ctx.discovery.version = found.version.clone();
+    ctx.discovery.smart = Some(found.smart.clone());
+    ctx.discovery.server_offset = found.server_offset;
 }
 
 /// The `token` URI of the SMART oauth-uris extension in a CapabilityStatement.
@@ -129,50 +186,134 @@ fn judge(
     metadata: &Result<Value, String>,
 ) -> StageOutcome {
     let facts = &ctx.discovery;
-    let version = match (&facts.version, facts.family) {
-        (Some(v), Some(f)) => format!("OpenEMR {v}, family {f}"),
-        (Some(v), None) => format!("OpenEMR reports version {v:?} (family unknown)"),
-        _ => "version unknown".to_string(),
-    };
-    let mut evidence = Vec::new();
+    let (family_line, basis) = family_lines(ctx);
+    let mut evidence = basis;
     if let Err(why) = metadata {
         evidence.push(format!("CapabilityStatement not read: {why}"));
     }
+    if ctx.known_family() == Some(Family::F0) {
+        return StageOutcome::fail(
+            STAGE,
+            format!("{family_line}: OpenEMR 6.0 has no client_credentials grant at all"),
+        )
+        .evidence_lines(evidence)
+        .fix("upgrade OpenEMR to 6.1.0 or later (7.0.x recommended) for SMART Backend Services");
+    }
     let Some(advertised) = &facts.token_endpoint else {
         return StageOutcome::warn(STAGE, "the server advertises no token_endpoint")
-            .evidence(version)
+            .evidence(family_line)
             .evidence_lines(evidence)
             .fix(format!("the assertion aud falls back to {expected_token}"));
     };
+    let no_system = no_system_scopes(ctx);
     if advertised != expected_token {
         return endpoint_mismatch(advertised, expected_token)
-            .evidence(version)
-            .evidence_lines(evidence);
+            .evidence(family_line)
+            .evidence_lines(evidence)
+            .evidence_lines(no_system.map(|o| o.finding));
     }
-    StageOutcome::pass(STAGE, format!("token endpoint {advertised}; {version}"))
-        .evidence_lines(evidence)
+    let passed = format!("token endpoint {advertised}; {family_line}");
+    match no_system {
+        Some(warning) => warning.evidence(passed).evidence_lines(evidence),
+        None => StageOutcome::pass(STAGE, passed).evidence_lines(evidence),
+    }
+}
+
+/// A warning when FHIR system scopes are requested and scopes_supported lists none: the
+/// server has them switched off, and the token request will be refused as invalid_scope.
+fn no_system_scopes(ctx: &Context<'_>) -> Option<StageOutcome> {
+    let listed = ctx.discovery.smart.as_ref()?.get("scopes_supported")?;
+    let mut flat = Vec::new();
+    flatten(listed, &mut flat);
+    let wanted = ctx
+        .config
+        .scopes
+        .iter()
+        .any(|s| scopes::is_fhir_system_scope(s));
+    if !wanted || flat.iter().any(|s| scopes::is_fhir_system_scope(s)) {
+        return None;
+    }
+    Some(
+        StageOutcome::warn(
+            STAGE,
+            "scopes_supported lists no FHIR system/ scopes: FHIR system scopes are switched \
+             off (rest_system_scopes_api), so every system/ scope will be refused",
+        )
+        .fix(
+            "turn on \"Enable OpenEMR FHIR System Scopes\" in Administration > Config > \
+             Connectors, then retry",
+        ),
+    )
+}
+
+/// The strings of a scopes_supported value, which OpenEMR nests one array too deep.
+fn flatten<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        _ => {}
+    }
+}
+
+/// "OpenEMR 7.0.3, family F1 (...)" and the facts behind it.
+fn family_lines(ctx: &Context<'_>) -> (String, Vec<String>) {
+    let version = ctx.discovery.version.as_deref();
+    let detected = ctx.discovery.detected.clone().unwrap_or_default();
+    let family = ctx.known_family();
+    let line = match (version, family) {
+        (Some(v), Some(f)) => format!("OpenEMR {v}, family {f}"),
+        (None, Some(f)) => format!("OpenEMR family {f}"),
+        (Some(v), None) => format!("OpenEMR reports version {v:?} (family unknown, F1 rules)"),
+        (None, None) => "version unknown (F1 rules apply)".to_string(),
+    };
+    let mut basis = detected.basis;
+    if ctx.options.family.is_some() {
+        basis.push("family set by --family".to_string());
+    }
+    (line, basis)
 }
 
 fn endpoint_mismatch(advertised: &str, expected: &str) -> StageOutcome {
     let (a, e) = (origin(advertised), origin(expected).unwrap_or_default());
-    let finding = if a.as_deref() != Some(e.as_str()) {
-        format!(
-            "the server advertises token endpoint {advertised} but you reach it at {}: the \
-             assertion aud must be the advertised URL",
-            e
-        )
-    } else {
-        format!("the advertised token endpoint {advertised} differs from {expected}")
+    let finding = match &a {
+        None => format!(
+            "the server advertises token endpoint {advertised:?}, which has no scheme or host: \
+             Site Address (site_addr_oath) is probably empty behind a proxy"
+        ),
+        Some(a) if scheme(a) != scheme(&e) && host(a) == host(&e) => format!(
+            "the server advertises token endpoint {advertised} ({}) while you connected over \
+             {}: Site Address is probably empty behind a TLS proxy, so OpenEMR builds its \
+             URLs, and the aud it expects, from the plain hop",
+            scheme(a),
+            scheme(&e)
+        ),
+        Some(a) if *a != e => format!(
+            "the server advertises token endpoint {advertised} but you reach it at {e}: the \
+             assertion aud must be the advertised URL exactly{}",
+            if a.contains("localhost") || a.contains("127.0.0.1") {
+                format!(" (Site Address still holds {a})")
+            } else {
+                String::new()
+            }
+        ),
+        Some(_) => format!("the advertised token endpoint {advertised} differs from {expected}"),
     };
     StageOutcome::warn(STAGE, finding)
         .evidence(format!(
             "aud will be {advertised}; the request goes to {expected}"
         ))
         .fix(format!(
-            "if clients reach OpenEMR at {}, set Site Address (site_addr_oath) to it in \
-             Administration > Config > Connectors",
-            e
+            "if clients reach OpenEMR at {e}, set Site Address (site_addr_oath) to it in \
+             Administration > Config > Connectors (or OPENEMR_SETTING_site_addr_oath)"
         ))
+}
+
+fn scheme(origin: &str) -> &str {
+    origin.split("://").next().unwrap_or("")
+}
+
+fn host(origin: &str) -> &str {
+    origin.split("://").nth(1).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -184,8 +325,8 @@ mod tests {
         Answer {
             url: "http://127.0.0.1:9/apis/default/fhir/metadata".into(),
             status,
-            location: None,
             body: body.into(),
+            ..Answer::default()
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
 use serde_json::Value;
 
 /// A request that got no HTTP answer, named with its URL.
@@ -13,6 +13,8 @@ pub enum NetError {
     Refused { url: String },
     #[error("no answer from {url} within {secs} s (timeout)")]
     Timeout { url: String, secs: u64 },
+    #[error("the TLS certificate of {url} does not verify: {detail}")]
+    Tls { url: String, detail: String },
     #[error("cannot connect to {url}: {detail}")]
     Connect { url: String, detail: String },
     #[error("request to {url} failed: {detail}")]
@@ -33,7 +35,7 @@ pub enum BodyKind {
 }
 
 /// One HTTP answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Answer {
     /// The URL asked.
     pub url: String,
@@ -43,6 +45,12 @@ pub struct Answer {
     pub location: Option<String>,
     /// The body as text.
     pub body: String,
+    /// `Content-Type`, when sent.
+    pub content_type: Option<String>,
+    /// `Date`, when sent: the server's clock.
+    pub date: Option<String>,
+    /// Unix seconds on this machine's clock when the answer arrived.
+    pub received_at: i64,
 }
 
 impl Answer {
@@ -67,6 +75,13 @@ impl Answer {
             BodyKind::Json(value) => Some(value),
             _ => None,
         }
+    }
+
+    /// The server's clock minus this machine's, in seconds, from the Date header. HTTP dates
+    /// have whole seconds, so differences of a second or two mean nothing.
+    pub fn server_offset(&self) -> Option<i64> {
+        let date = chrono::DateTime::parse_from_rfc2822(self.date.as_deref()?.trim()).ok()?;
+        Some(date.timestamp() - self.received_at)
     }
 
     /// Whether the status is a redirect.
@@ -114,22 +129,34 @@ fn html_title(html: &str) -> Option<String> {
     (!title.is_empty()).then(|| title.to_string())
 }
 
-/// The HTTP client of one check.
+/// The HTTP client of one check. TLS is verified strictly against the public roots: a
+/// jwks_uri whose chain does not verify here will not verify for OpenEMR either.
 pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
+    /// Seconds added to this machine's clock (to reproduce a drifted client).
+    clock_offset: i64,
 }
 
 impl Http {
     /// A client with `timeout` per request and no redirect following.
     pub fn new(timeout: Duration) -> Result<Http, String> {
+        Http::with_clock_offset(timeout, 0)
+    }
+
+    /// The same, with this machine's clock read `clock_offset` seconds off.
+    pub fn with_clock_offset(timeout: Duration, clock_offset: i64) -> Result<Http, String> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(concat!("oemr-doctor/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up HTTP: {e}"))?;
-        Ok(Http { client, timeout })
+        Ok(Http {
+            client,
+            timeout,
+            clock_offset,
+        })
     }
 
     /// `GET url`, with a bearer token when given.
@@ -164,6 +191,9 @@ impl Http {
                 .map(str::to_string)
         };
         let location = header(LOCATION);
+        let content_type = header(CONTENT_TYPE);
+        let date = header(DATE);
+        let received_at = chrono::Utc::now().timestamp() + self.clock_offset;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|e| self.net_error(url, &e))?;
         Ok(Answer {
@@ -171,6 +201,9 @@ impl Http {
             status,
             location,
             body,
+            content_type,
+            date,
+            received_at,
         })
     }
 
@@ -184,11 +217,21 @@ impl Http {
         if refused(error) {
             return NetError::Refused { url };
         }
+        if is_certificate_error(&root) {
+            return NetError::Tls { url, detail: root };
+        }
         if error.is_connect() {
             return NetError::Connect { url, detail: root };
         }
         NetError::Other { url, detail: root }
     }
+}
+
+/// Whether rustls refused the peer's certificate (unknown issuer, incomplete chain, expiry,
+/// wrong name).
+fn is_certificate_error(root: &str) -> bool {
+    let lower = root.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("unknownissuer")
 }
 
 fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
@@ -220,8 +263,8 @@ mod tests {
         Answer {
             url: "http://127.0.0.1:1/x".into(),
             status,
-            location: None,
             body: body.into(),
+            ..Answer::default()
         }
     }
 

@@ -2,13 +2,15 @@
 //! reads as the list of checks. A failing stage is a result, not a Rust error.
 
 mod context;
-mod http;
+pub mod http;
 
 mod assertion;
 mod database;
-mod discovery;
+pub mod discovery;
 mod inputs;
-mod keys;
+pub mod inspect;
+mod inspect_server;
+pub mod keys;
 mod patient;
 mod scopes;
 mod token;
@@ -17,6 +19,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::db::DbSource;
+use crate::openemr::Family;
 use context::Context;
 
 /// Everything `check` needs to probe one client against one OpenEMR site.
@@ -41,6 +44,15 @@ pub struct CheckConfig {
     pub fix_db_args: String,
     /// Timeout of each network request.
     pub timeout: Duration,
+}
+
+/// How a check runs, beside what it checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProbeOptions {
+    /// The family whose rules apply, instead of the detected one.
+    pub family: Option<Family>,
+    /// Seconds added to this machine's clock, to reproduce a client whose clock drifted.
+    pub clock_offset_secs: i64,
 }
 
 /// Outcome of one stage.
@@ -197,7 +209,12 @@ impl StageOutcome {
 /// Never fails: whatever goes wrong, including the database or server being unreachable, is a
 /// stage outcome in the report.
 pub async fn run(config: &CheckConfig) -> Report {
-    let mut ctx = Context::new(config);
+    run_with(config, ProbeOptions::default()).await
+}
+
+/// [`run`] with options.
+pub async fn run_with(config: &CheckConfig, options: ProbeOptions) -> Report {
+    let mut ctx = Context::new(config, options);
     let mut report = Report::default();
     for stage in StageId::ALL {
         let started = Instant::now();

@@ -55,6 +55,12 @@ fn granted_evidence(facts: &TokenFacts) -> Vec<String> {
 
 /// The cause of the drop, and whether the database proves it.
 fn cause(ctx: &Context<'_>) -> (String, bool) {
+    let user_or_patient = |s: &String| s.starts_with("user/") || s.starts_with("patient/");
+    if ctx.family().drops_user_scopes() && ctx.dropped.iter().all(user_or_patient) {
+        let text = "cause: OpenEMR master (F3) drops user/ and patient/ scopes from \
+                    client_credentials tokens; a backend service gets system/ scopes only";
+        return (text.to_string(), true);
+    }
     let Some(row) = ctx.client_row() else {
         let text = "cause (likely): the client's registered scopes (oauth_clients.scope) lack \
                     them; OpenEMR drops unregistered scopes silently";

@@ -14,7 +14,12 @@ use super::context::{Context, TokenFacts};
 use super::http::{Answer, BodyKind};
 use super::{StageId, StageOutcome};
 
+mod access;
 mod causes;
+mod family_causes;
+
+pub use causes::expected_aud;
+pub use family_causes::{grant_types_refused, grant_types_text};
 
 const STAGE: StageId = StageId::Token;
 
@@ -39,6 +44,10 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
         Err(e) => return StageOutcome::fail(STAGE, e.to_string()),
     };
     let (outcome, token) = classify(ctx, &answer);
+    let outcome = match &token {
+        Some(facts) => access::verify(ctx, http, facts, outcome).await,
+        None => outcome,
+    };
     ctx.token = token;
     let mut outcome = outcome.evidence(format!("POST {url} -> HTTP {}", answer.status));
     if aud != url {
@@ -100,12 +109,16 @@ fn issued(answer: &Answer, facts: &TokenFacts) -> StageOutcome {
         .get("expires_in")
         .map(|v| v.to_string())
         .unwrap_or_else(|| "?".into());
-    StageOutcome::pass(
-        STAGE,
-        format!("access token issued ({token_type}, expires in {expires} s)"),
-    )
-    .evidence(format!("access token: {}", shortened(&facts.access_token)))
-    .evidence(format!("granted scope: {:?}", facts.granted.join(" ")))
+    let finding = format!("access token issued ({token_type}, expires in {expires} s)");
+    let outcome = if token_type == "Bearer" {
+        StageOutcome::pass(STAGE, finding)
+    } else {
+        StageOutcome::warn(STAGE, format!("{finding}: token_type is not Bearer"))
+            .fix("check what answers at the token URL: OpenEMR always says Bearer")
+    };
+    outcome
+        .evidence(format!("access token: {}", shortened(&facts.access_token)))
+        .evidence(format!("granted scope: {:?}", facts.granted.join(" ")))
 }
 
 fn refused(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
@@ -121,10 +134,16 @@ fn refused(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
     let error = ErrorBody::parse(&answer.body);
     let code = error.as_ref().map(|e| e.error.as_str());
     match (answer.status, code, &kind) {
-        (400, Some("invalid_client"), _) => causes::assertion_rejected(ctx),
-        (401, Some("invalid_client"), _) => causes::client_refused(ctx),
+        (400, Some("invalid_client"), _) => causes::assertion_rejected(ctx, answer),
+        (401, Some("invalid_client"), _) => family_causes::client_refused(ctx),
         (400, Some("invalid_scope"), _) => causes::scope_refused(ctx, error.as_ref()),
+        (400, Some("invalid_request"), _) => family_causes::invalid_request(ctx, error.as_ref()),
+        (400, Some("unauthorized_client"), _) => family_causes::grant_type_refused(ctx),
+        (400, Some("unsupported_grant_type"), _) => family_causes::no_grant(ctx),
         (404, _, BodyKind::Empty | BodyKind::Json(_)) => causes::apis_off(ctx, answer),
+        (500, _, BodyKind::Text) if family_causes::is_scope_format_crash(&answer.body) => {
+            family_causes::malformed_scope_column(ctx, answer)
+        }
         (500, _, BodyKind::Empty | BodyKind::Json(_) | BodyKind::Text) => {
             causes::server_error(ctx, answer)
         }

@@ -2,4 +2,5 @@
 //! lay them out.
 
 pub mod human;
+pub mod inspect;
 pub mod json;

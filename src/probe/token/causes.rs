@@ -13,12 +13,12 @@ const STAGE: StageId = StageId::Token;
 const CONNECTORS: &str = "Administration > Config > Connectors";
 
 /// One possible cause and its fix.
-struct Cause {
+pub struct Cause {
     text: String,
     fix: String,
 }
 
-fn cause(text: impl Into<String>, fix: impl Into<String>) -> Cause {
+pub fn cause(text: impl Into<String>, fix: impl Into<String>) -> Cause {
     Cause {
         text: text.into(),
         fix: fix.into(),
@@ -26,7 +26,7 @@ fn cause(text: impl Into<String>, fix: impl Into<String>) -> Cause {
 }
 
 /// Turns proven causes and candidates into an outcome under `headline`.
-fn outcome(headline: &str, proven: Vec<Cause>, candidates: Vec<Cause>) -> StageOutcome {
+pub fn outcome(headline: &str, proven: Vec<Cause>, candidates: Vec<Cause>) -> StageOutcome {
     let mut proven = proven.into_iter();
     if let Some(first) = proven.next() {
         let others = proven
@@ -51,9 +51,16 @@ fn outcome(headline: &str, proven: Vec<Cause>, candidates: Vec<Cause>) -> StageO
 }
 
 /// 400 invalid_client: the server read the assertion and refused its content.
-pub fn assertion_rejected(ctx: &Context<'_>) -> StageOutcome {
+pub fn assertion_rejected(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
     let mut proven = Vec::new();
     let mut candidates = Vec::new();
+    let skew = answer.server_offset().or(ctx.discovery.server_offset);
+    if let Some(offset) = skew.filter(|o| o.abs() > crate::openemr::LEEWAY_SECS) {
+        proven.push(cause(
+            super::super::assertion::skew_text(-offset),
+            "synchronise this machine's clock (NTP; container and VM clocks drift), then retry",
+        ));
+    }
     match &ctx.key_match {
         KeyMatch::Mismatch { source, detail } => proven.push(cause(
             format!("the assertion is signed with a key that is not in the registered key set ({source}: {detail})"),
@@ -70,10 +77,12 @@ pub fn assertion_rejected(ctx: &Context<'_>) -> StageOutcome {
         _ => {}
     }
     aud_causes(ctx, &mut proven, &mut candidates);
-    candidates.push(cause(
-        "this machine's clock differs from the server's by more than 60 s (iat/exp)",
-        "synchronise both clocks (NTP)",
-    ));
+    if skew.is_none() {
+        candidates.push(cause(
+            "this machine's clock differs from the server's by more than 60 s (iat/exp)",
+            "synchronise both clocks (NTP)",
+        ));
+    }
     outcome(
         "the server refused the assertion (400 invalid_client)",
         proven,
@@ -83,7 +92,7 @@ pub fn assertion_rejected(ctx: &Context<'_>) -> StageOutcome {
 
 /// The aud the server expects, when its Site Address is known: site_addr_oath, the web root,
 /// then `/oauth2/SITE/token`.
-fn expected_aud(ctx: &Context<'_>) -> Option<String> {
+pub fn expected_aud(ctx: &Context<'_>) -> Option<String> {
     let site_addr = ctx
         .globals()?
         .value("site_addr_oath")
@@ -122,11 +131,22 @@ fn aud_causes(ctx: &Context<'_>, proven: &mut Vec<Cause>, candidates: &mut Vec<C
 pub fn client_refused(ctx: &Context<'_>) -> StageOutcome {
     let headline = "the server refused the client (401 invalid_client: a registration problem)";
     let mut proven = registration_causes(ctx);
-    if let KeyMatch::Unusable { source, why } = &ctx.key_match {
-        proven.push(cause(
+    let key_fault = ctx.key_faults.iter().find(|f| f.is_refused());
+    let default_fix = "store a JSON key set {\"keys\":[...]} holding the client's public RSA JWK";
+    let fix = key_fault.map_or(default_fix.to_string(), |f| f.fix.clone());
+    match (&ctx.key_match, key_fault) {
+        (KeyMatch::Unusable { source, why }, _) => proven.push(cause(
             format!("the registered key set ({source}) is unusable: {why}"),
-            "store a JSON key set {\"keys\":[...]} holding the client's public RSA JWK",
-        ));
+            fix,
+        )),
+        (_, Some(fault)) => proven.push(cause(
+            format!(
+                "the registered key set has no usable RSA key: {}",
+                fault.what
+            ),
+            fix,
+        )),
+        _ => {}
     }
     let db_read = ctx.db.as_ref().is_some_and(|d| d.error.is_none());
     let candidates = if db_read {
@@ -220,6 +240,10 @@ pub fn scope_refused(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOutco
             )],
             vec![],
         );
+    }
+    let fault = crate::assertion::request_scopes::scope_fault(&scope, ctx.family());
+    if let Some(fault) = fault {
+        return outcome(&headline, vec![cause(fault.what, fault.fix)], vec![]);
     }
     if !scopes::is_fhir_system_scope(&scope) {
         return outcome(

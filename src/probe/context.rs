@@ -68,6 +68,9 @@ pub struct DiscoveryFacts {
     pub server_offset: Option<i64>,
     /// Set when the server could not be reached at all.
     pub unreachable: Option<String>,
+    /// Set when the base URL answered with a page that is not OpenEMR's API (a login page, a
+    /// proxy): no credential is sent there.
+    pub not_openemr: Option<String>,
 }
 
 /// The token answer's content.

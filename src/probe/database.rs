@@ -59,7 +59,7 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
     };
     if let Some(error) = &facts.error {
         return StageOutcome::fail(STAGE, format!("cannot read the database: {error}"))
-            .fix("check --db / DATABASE_URL (or --openemr-dir) and that the server is up");
+            .fix("check --db-url / DATABASE_URL (or --openemr-dir) and that the server is up");
     }
     let Some(client) = &facts.client else {
         return client_missing(&facts);
@@ -245,13 +245,28 @@ fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> 
     if missing.is_empty() && malformed.is_empty() {
         return None;
     }
-    let finding = if missing.is_empty() {
-        "oauth_clients.scope has malformed entries that never match".to_string()
-    } else {
-        format!(
+    // A scope can be in the column and still never match, glued to a neighbour by a tab or
+    // newline: name that apart from a scope that is simply absent.
+    let loose = scopes::split_loose(client.scope_text());
+    let (glued, absent): (Vec<&String>, Vec<&String>) =
+        missing.iter().partition(|s| loose.contains(&s.as_str()));
+    let names = |list: &[&String]| {
+        list.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let finding = match (absent.is_empty(), glued.is_empty()) {
+        (true, true) => "oauth_clients.scope has malformed entries that never match".to_string(),
+        (true, false) => format!(
+            "oauth_clients.scope holds {} but with malformed separators (tab, newline or double \
+             space), so OpenEMR never matches it: the token will be issued without it",
+            names(&glued)
+        ),
+        _ => format!(
             "oauth_clients.scope lacks {}: the token will be issued without it",
-            missing.join(" ")
-        )
+            names(&absent)
+        ),
     };
     let evidence = malformed
         .iter()
@@ -277,7 +292,10 @@ pub fn origin(url: &str) -> Option<String> {
 fn site_address_warning(ctx: &Context<'_>, globals: &ApiGlobals) -> Option<StageOutcome> {
     let site_addr = globals.value("site_addr_oath").trim();
     let base = &ctx.urls.as_ref()?.base;
-    if site_addr.is_empty() || origin(site_addr) == origin(base) {
+    if site_addr.is_empty() {
+        return Some(empty_site_address(base));
+    }
+    if origin(site_addr) == origin(base) {
         return None;
     }
     let finding = format!(
@@ -289,6 +307,19 @@ fn site_address_warning(ctx: &Context<'_>, globals: &ApiGlobals) -> Option<Stage
         origin(base).unwrap_or_default()
     );
     Some(StageOutcome::warn(STAGE, finding).fix(fix))
+}
+
+/// An empty Site Address makes OpenEMR build the expected aud from each request's scheme and
+/// Host, which behind a TLS-terminating proxy is `http://...` while clients sign `https://...`.
+fn empty_site_address(base: &str) -> StageOutcome {
+    let finding = "Site Address (site_addr_oath) is empty: OpenEMR derives the expected aud \
+                   from each request's scheme and Host, which breaks behind a TLS proxy or \
+                   with several host names";
+    let fix = format!(
+        "set Site Address in {CONNECTORS} to the public origin clients use (for example {})",
+        origin(base).unwrap_or_default()
+    );
+    StageOutcome::warn(STAGE, finding).fix(fix)
 }
 
 fn healthy(client: &ClientRow) -> StageOutcome {

@@ -39,6 +39,8 @@ pub enum DiscoveryError {
     Unreachable(String),
     /// An answer that is not the document; the outcome names it.
     Wrong(Box<StageOutcome>),
+    /// An HTML page: whatever answers there is not OpenEMR's API.
+    NotOpenemr(Box<StageOutcome>),
 }
 
 /// Fetches the SMART configuration and the CapabilityStatement of a site.
@@ -48,8 +50,13 @@ pub async fn fetch(http: &Http, urls: &SiteUrls) -> Result<Discovered, Discovery
         .await
         .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
     let server_offset = answer.server_offset();
-    let smart = json_document(&answer, "SMART configuration")
-        .map_err(|o| DiscoveryError::Wrong(Box::new(o)))?;
+    let smart = json_document(&answer, "SMART configuration").map_err(|o| {
+        if matches!(answer.kind(), BodyKind::Html(_)) {
+            DiscoveryError::NotOpenemr(Box::new(o))
+        } else {
+            DiscoveryError::Wrong(Box::new(o))
+        }
+    })?;
     let metadata = metadata(http, &urls.metadata()).await;
     let from_metadata = metadata.as_ref().ok().and_then(metadata_token_url);
     let token_endpoint = smart
@@ -90,6 +97,10 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
                 .fix("check --base-url, and that OpenEMR is running and reachable from here");
         }
         Err(DiscoveryError::Wrong(outcome)) => return *outcome,
+        Err(DiscoveryError::NotOpenemr(outcome)) => {
+            ctx.discovery.not_openemr = Some(outcome.finding.clone());
+            return *outcome;
+        }
     };
     record(ctx, &found);
     judge(ctx, &urls.token(), &found.metadata)

@@ -19,7 +19,13 @@ pub enum NetError {
     Connect { url: String, detail: String },
     #[error("request to {url} failed: {detail}")]
     Other { url: String, detail: String },
+    #[error("{url} sent more than {} MiB; no OpenEMR answer the probe asks for is that large", MAX_BODY / (1024 * 1024))]
+    TooLarge { url: String },
 }
+
+/// The most of an answer the probe reads: OpenEMR's largest (the CapabilityStatement) is a few
+/// hundred KiB, and a server streaming without end must not exhaust memory.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// What the body of an answer is.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +188,15 @@ impl Http {
     }
 
     async fn send(&self, url: &str, request: reqwest::RequestBuilder) -> Result<Answer, NetError> {
-        let response = request.send().await.map_err(|e| self.net_error(url, &e))?;
+        let request = request.build().map_err(|e| self.net_error(url, &e))?;
+        let method = request.method().clone();
+        let started = std::time::Instant::now();
+        let mut response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(|e| self.net_error(url, &e))?;
+        log_exchange(&method, url, &response, started.elapsed());
         let header = |name| {
             response
                 .headers()
@@ -195,7 +209,7 @@ impl Http {
         let date = header(DATE);
         let received_at = chrono::Utc::now().timestamp() + self.clock_offset;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| self.net_error(url, &e))?;
+        let body = self.read_body(url, &mut response).await?;
         Ok(Answer {
             url: url.to_string(),
             status,
@@ -205,6 +219,28 @@ impl Http {
             date,
             received_at,
         })
+    }
+
+    /// The body as text, read in chunks and refused past [`MAX_BODY`].
+    async fn read_body(
+        &self,
+        url: &str,
+        response: &mut reqwest::Response,
+    ) -> Result<String, NetError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.net_error(url, &e))?
+        {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(NetError::TooLarge {
+                    url: url.to_string(),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn net_error(&self, url: &str, error: &reqwest::Error) -> NetError {
@@ -225,6 +261,37 @@ impl Http {
         }
         NetError::Other { url, detail: root }
     }
+}
+
+/// Response headers that carry no secret, shown at `-v`.
+const SAFE_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "date",
+    "location",
+    "www-authenticate",
+    "server",
+    "cache-control",
+];
+
+/// One `-v` line per exchange: status, URL, time taken and the safe headers; never the
+/// Authorization header, cookies or the body.
+fn log_exchange(method: &reqwest::Method, url: &str, response: &reqwest::Response, took: Duration) {
+    let headers: Vec<String> = SAFE_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = response.headers().get(*name)?.to_str().ok()?;
+            Some(format!("{name}: {value}"))
+        })
+        .collect();
+    tracing::info!(
+        %method,
+        %url,
+        status = response.status().as_u16(),
+        took_ms = took.as_millis() as u64,
+        headers = ?headers,
+        "HTTP exchange"
+    );
 }
 
 /// Whether rustls refused the peer's certificate (unknown issuer, incomplete chain, expiry,

@@ -7,6 +7,8 @@ use crate::openemr::scopes::{self, ScopeProblem};
 use crate::openemr::urls::SiteUrls;
 use crate::openemr::Family;
 
+use crate::openemr::urls::BaseUrlError;
+
 use super::context::Context;
 use super::{StageId, StageOutcome};
 
@@ -17,8 +19,12 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
     let config = ctx.config;
     let urls = match SiteUrls::new(&config.base_url, &config.site) {
         Ok(urls) => urls,
+        Err(e @ BaseUrlError::Site(_)) => {
+            return StageOutcome::fail(STAGE, format!("site: {e}"))
+                .fix("pass --site as the folder name under sites/ (usually default)")
+        }
         Err(e) => {
-            return StageOutcome::fail(STAGE, format!("base URL or site: {e}"))
+            return StageOutcome::fail(STAGE, format!("base URL: {e}"))
                 .fix("pass --base-url as the install's address (scheme, host, web root)")
         }
     };

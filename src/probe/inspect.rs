@@ -173,7 +173,9 @@ async fn discover(input: &InspectInput, http: Option<&Http>, g: &mut Gathered) -
             g.server_offset = found.server_offset;
         }
         Err(DiscoveryError::Unreachable(e)) => g.facts.push(format!("discovery not read: {e}")),
-        Err(DiscoveryError::Wrong(o)) => g.facts.push(format!("discovery not read: {}", o.finding)),
+        Err(DiscoveryError::Wrong(o) | DiscoveryError::NotOpenemr(o)) => {
+            g.facts.push(format!("discovery not read: {}", o.finding))
+        }
     }
     Some(urls)
 }

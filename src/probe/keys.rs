@@ -303,6 +303,10 @@ pub fn judge(key_match: &KeyMatch) -> StageOutcome {
             "no JWKS to compare the key with; cannot tell whether it is the registered one",
         )
         .fix("pass --jwks with the registered key set, or give the database"),
+        KeyMatch::Unusable { source, why } if why.starts_with("cannot read") => {
+            StageOutcome::fail(STAGE, format!("the key set ({source}) {why}"))
+                .fix("check the --jwks path: it must name the JWKS file registered for the client")
+        }
         KeyMatch::Unusable { source, why } => {
             StageOutcome::fail(STAGE, format!("the registered key set ({source}) is unusable: {why}"))
                 .fix("store a JSON key set {\"keys\":[...]} holding this key's public JWK")

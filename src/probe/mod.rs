@@ -264,6 +264,10 @@ fn blocker(ctx: &Context<'_>, stage: StageId) -> Option<String> {
         StageId::Token | StageId::Patient if ctx.discovery.unreachable.is_some() => {
             Some(because(StageId::Discovery, "could not reach the server"))
         }
+        StageId::Token | StageId::Patient if ctx.discovery.not_openemr.is_some() => Some(because(
+            StageId::Discovery,
+            "found a web page, not OpenEMR's API, so no assertion is sent there",
+        )),
         StageId::Token if failed(StageId::Assertion) || skipped(StageId::Assertion) => Some(
             because(StageId::Assertion, "did not produce a valid assertion"),
         ),

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use oemr_doctor::db::DbSource;
@@ -228,22 +230,33 @@ async fn an_unreachable_server_is_named_and_later_network_stages_skip() {
     assert_eq!(report.exit_code(), StageId::Discovery.exit_code());
 }
 
-/// Serves the same HTML login page on every path, as a misrouted proxy would.
-async fn login_page_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// Serves the same HTML login page on every path, as a misrouted proxy would, counting the
+/// POSTs it receives.
+async fn login_page_server() -> (SocketAddr, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
     let page = "<!DOCTYPE html><html><head><title>OpenEMR Login</title></head><body></body></html>";
-    let app = axum::Router::new().fallback(move || async move { axum::response::Html(page) });
+    let posts = Arc::new(AtomicUsize::new(0));
+    let seen = posts.clone();
+    let app = axum::Router::new().fallback(move |method: axum::http::Method| {
+        let seen = seen.clone();
+        async move {
+            if method == axum::http::Method::POST {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            axum::response::Html(page)
+        }
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    (addr, task)
+    (addr, posts, task)
 }
 
 #[tokio::test]
-async fn an_html_page_instead_of_json_is_named() {
+async fn an_html_page_instead_of_json_is_named_and_gets_no_assertion() {
     let files = key_files();
-    let (addr, task) = login_page_server().await;
+    let (addr, posts, task) = login_page_server().await;
     let base = format!("http://{addr}");
     let report = probe::run(&config(&base, &files.path)).await;
     task.abort();
@@ -256,14 +269,15 @@ async fn an_html_page_instead_of_json_is_named() {
         discovery.finding
     );
     assert!(discovery.evidence.join(" ").contains("OpenEMR Login"));
-    // Discovery reached a server, so the token request still runs and names the page too.
+    // Whatever answers there is not OpenEMR: a signed assertion must not be sent to it.
     let token = stage(&report, StageId::Token);
-    assert_eq!(token.status, Status::Fail);
+    assert_eq!(token.status, Status::Skipped);
     assert!(
-        token.finding.contains("not an OpenEMR API answer"),
+        token.finding.contains("not OpenEMR's API"),
         "{}",
         token.finding
     );
+    assert_eq!(posts.load(Ordering::SeqCst), 0, "no POST reached the page");
 }
 
 /// A sandbox with a client registered for `scope`, its key on disk, and the database.
@@ -537,7 +551,7 @@ async fn a_wrong_key_is_named_by_the_keys_stage_and_the_token_refusal() {
 #[tokio::test]
 async fn a_jwks_uri_serving_html_is_named_behind_the_empty_500() {
     let world = World::new(REGISTERED, true).await;
-    let (addr, task) = login_page_server().await;
+    let (addr, _, task) = login_page_server().await;
     let uri = format!("http://{addr}/jwks.json");
     sqlx::query("UPDATE oauth_clients SET jwks = NULL, jwks_uri = ? WHERE client_id = ?")
         .bind(&uri)

@@ -160,3 +160,119 @@ fn a_site_cannot_climb_out_of_the_sites_directory() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("not a valid OpenEMR site id"), "{out}");
 }
+
+fn key_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::keygen_into(dir.path());
+    dir
+}
+
+#[test]
+fn a_bad_site_and_a_missing_jwks_file_get_their_own_fixes() {
+    let keys = key_dir();
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let (code, out) = run(doctor()
+        .args([
+            "check",
+            "--base-url",
+            &base,
+            "--site",
+            "../x",
+            "--client-id",
+            "c",
+            "--key",
+        ])
+        .arg(keys.path().join("private-key.pem")));
+    assert_eq!(code, 10, "{out}");
+    assert!(out.contains("fix: pass --site"), "{out}");
+
+    let (_, out) = run(doctor()
+        .args(["check", "--base-url", &base, "--client-id", "c", "--key"])
+        .arg(keys.path().join("private-key.pem"))
+        .args(["--jwks", "/nonexistent/jwks.json"]));
+    assert!(out.contains("fix: check the --jwks path"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_glued_by_a_tab_is_named_as_malformed_and_an_empty_site_address_warned() {
+    let db = TestDb::new().await;
+    let sandbox = crate::e2e::sandbox_on(&db).await;
+    let keys = key_dir();
+    let jwks = std::fs::read_to_string(keys.path().join("jwks.json")).unwrap();
+    crate::support::register_client(
+        &db.pool,
+        "glued",
+        " openid\tsystem/Patient.read\n api:fhir ",
+        &jwks,
+    )
+    .await;
+    let check = || {
+        let mut cmd = doctor();
+        cmd.args([
+            "check",
+            "--base-url",
+            &sandbox.base_url(),
+            "--client-id",
+            "glued",
+            "--key",
+        ])
+        .arg(keys.path().join("private-key.pem"))
+        .env("DATABASE_URL", &db.url);
+        run(&mut cmd)
+    };
+    let (code, out) = check();
+    assert_eq!(code, 17, "{out}");
+    assert!(
+        out.contains("holds system/Patient.read but with malformed separators"),
+        "{out}"
+    );
+
+    sqlx::query("UPDATE globals SET gl_value = '' WHERE gl_name = 'site_addr_oath'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE oauth_clients SET scope = 'openid system/Patient.read' WHERE client_id = 'glued'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (code, out) = check();
+    assert_eq!(code, 0, "healthy, with a warning:\n{out}");
+    assert!(
+        out.contains("Site Address (site_addr_oath) is empty"),
+        "{out}"
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_answer_is_cut_off_and_each_exchange_is_logged_at_v() {
+    use axum::body::Body;
+    // More than the probe reads; a server streaming without end is cut off the same way.
+    let app = axum::Router::new().fallback(|| async {
+        axum::response::Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(vec![b'['; 5 * 1024 * 1024]))
+            .unwrap()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let keys = key_dir();
+    let (code, out) = run(doctor()
+        .args([
+            "-v",
+            "check",
+            "--base-url",
+            &format!("http://{addr}"),
+            "--client-id",
+            "c",
+            "--key",
+        ])
+        .arg(keys.path().join("private-key.pem")));
+    task.abort();
+    assert_eq!(code, 13, "{out}");
+    assert!(out.contains("sent more than 4 MiB"), "{out}");
+    assert!(out.contains("HTTP exchange method=GET"), "{out}");
+}

@@ -214,7 +214,7 @@ fn registration_candidates(ctx: &Context<'_>) -> Vec<Cause> {
     vec![
         cause(
             format!("client {id} is disabled (new system clients start disabled)"),
-            "enable it in Admin > System > API Clients (give --db so oemr-doctor can check)",
+            "enable it in Admin > System > API Clients (give --db-url so oemr-doctor can check)",
         ),
         cause(format!("no client {id} is registered on this server"), "check --client-id"),
         cause("the registered key set is missing or unusable (no RSA key, not a {\"keys\":[...]} object, jwks_uri unreachable)", "register the client's public key set"),

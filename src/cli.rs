@@ -293,6 +293,15 @@ pub struct CheckArgs {
     /// Print a JSON document (schema oemr-doctor/check/v1) on stdout instead of the report.
     #[arg(long)]
     pub json: bool,
+
+    /// Report only these stages (comma-separated, see --list-stages); the stages they need
+    /// still run, and show up only if they fail.
+    #[arg(long, value_delimiter = ',', value_name = "STAGES")]
+    pub only: Vec<String>,
+
+    /// List the stages, what each checks and its exit code, and exit.
+    #[arg(long)]
+    pub list_stages: bool,
 }
 
 /// Arguments of `inspect`.

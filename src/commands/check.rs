@@ -6,18 +6,33 @@ use super::{db_source, Failure, Outcome};
 use crate::cli::CheckArgs;
 use crate::config::Profile;
 use crate::db::{redact_url, DbSource};
-use crate::probe::{self, CheckConfig, ProbeOptions};
+use crate::probe::{self, CheckConfig, ProbeOptions, StageId, Status};
 use crate::report::human;
 
 /// Runs check; the exit code names the first failing stage.
-pub async fn run(args: &CheckArgs, profile: &Profile) -> Outcome {
+pub async fn run(args: &CheckArgs, profile: &Profile, quiet: bool) -> Outcome {
+    if args.list_stages {
+        print!("{}", stage_list());
+        return Ok(0);
+    }
+    let only = only_stages(&args.only)?;
     let config = resolve(args, profile)?;
     log_effective(&config);
     let options = ProbeOptions {
         family: args.family,
         clock_offset_secs: 0,
+        last_stage: only.iter().max().copied(),
     };
-    let report = probe::run_with(&config, options).await;
+    let mut report = probe::run_with(&config, options).await;
+    // Stages run only because a chosen one needs them are shown when they fail, as the cause.
+    if !only.is_empty() {
+        report
+            .stages
+            .retain(|s| only.contains(&s.stage) || s.status == Status::Fail);
+    }
+    if quiet && !args.json {
+        report.stages.retain(|s| s.status != Status::Pass);
+    }
     if args.json {
         let mut document = crate::report::json::render(&report);
         document["target"] = serde_json::json!({
@@ -31,6 +46,37 @@ pub async fn run(args: &CheckArgs, profile: &Profile) -> Outcome {
         print!("{}", human::render_with(&report, super::render_options()));
     }
     Ok(report.exit_code())
+}
+
+/// `--list-stages`: each stage, its exit code, and what it checks.
+fn stage_list() -> String {
+    StageId::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "{:<10} {:>3}  {}\n",
+                s.name(),
+                s.exit_code(),
+                s.description()
+            )
+        })
+        .collect()
+}
+
+/// The stages `--only` names, refusing unknown names with the list of known ones.
+fn only_stages(names: &[String]) -> Result<Vec<StageId>, Failure> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|name| {
+            StageId::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = StageId::ALL.iter().map(|s| s.name()).collect();
+                Failure::usage(anyhow::anyhow!("--only: unknown stage {name:?}"))
+                    .hint(format!("stages are: {}", known.join(", ")))
+            })
+        })
+        .collect()
 }
 
 /// Flags and environment first, then the configuration file, then the built-in defaults.

@@ -18,7 +18,7 @@ pub async fn run(cli: &Cli) -> Outcome {
         Command::Keygen(args) => keygen::run(args),
         Command::FixScopes(args) => fix_scopes::run(args, &profile(cli)?).await,
         Command::Sandbox(args) => sandbox::run(args).await,
-        Command::Check(args) => check::run(args, &profile(cli)?).await,
+        Command::Check(args) => check::run(args, &profile(cli)?, cli.quiet).await,
         Command::Inspect(args) => inspect::run(args, &profile(cli)?).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Completions(args) => completions::completions(args),

@@ -53,6 +53,8 @@ pub struct ProbeOptions {
     pub family: Option<Family>,
     /// Seconds added to this machine's clock, to reproduce a client whose clock drifted.
     pub clock_offset_secs: i64,
+    /// The last stage to run (`check --only` needs no stage after the ones it names).
+    pub last_stage: Option<StageId>,
 }
 
 /// Outcome of one stage.
@@ -107,6 +109,31 @@ impl StageId {
             StageId::Token => "token",
             StageId::Scopes => "scopes",
             StageId::Patient => "patient",
+        }
+    }
+
+    /// The stage named `name`, as `--only` spells it.
+    pub fn from_name(name: &str) -> Option<StageId> {
+        StageId::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// What the stage checks, for `--list-stages`.
+    pub fn description(self) -> &'static str {
+        match self {
+            StageId::Inputs => "the base URL, site, client id, scopes and key file make sense",
+            StageId::Keys => {
+                "the private key loads, is 2048 bits or more, and is in the registered JWKS"
+            }
+            StageId::Database => {
+                "the client row and the globals that gate the API (with a database)"
+            }
+            StageId::Discovery => "smart-configuration and metadata: token endpoint and version",
+            StageId::Assertion => {
+                "an RS384 client assertion is built and checked against the family's rules"
+            }
+            StageId::Token => "the token request, its answer classified into causes",
+            StageId::Scopes => "the granted scopes against the requested ones",
+            StageId::Patient => "a FHIR Patient search with the access token",
         }
     }
 
@@ -216,7 +243,8 @@ pub async fn run(config: &CheckConfig) -> Report {
 pub async fn run_with(config: &CheckConfig, options: ProbeOptions) -> Report {
     let mut ctx = Context::new(config, options);
     let mut report = Report::default();
-    for stage in StageId::ALL {
+    let wanted = |stage: &StageId| options.last_stage.is_none_or(|last| *stage <= last);
+    for stage in StageId::ALL.into_iter().filter(wanted) {
         let started = Instant::now();
         let mut outcome = match blocker(&ctx, stage) {
             Some(why) => StageOutcome::skipped(stage, why),

@@ -52,7 +52,11 @@ fn stage_block(outcome: &StageOutcome, width: usize, options: RenderOptions) -> 
         options,
     );
     let name = format!("{:width$}", outcome.stage.name());
-    let mut block = format!("{mark} {name}  {}\n", outcome.finding);
+    let took = match (outcome.status, outcome.duration.as_millis()) {
+        (Status::Skipped, _) => String::new(),
+        (_, ms) => paint_with(&format!("  ({ms} ms)"), Style::new().dim(), options.color),
+    };
+    let mut block = format!("{mark} {name}  {}{took}\n", outcome.finding);
     let indent = " ".repeat(mark_width(options.unicode) + 1 + width + 2);
     for line in &outcome.evidence {
         block.push_str(&format!("{indent}{line}\n"));

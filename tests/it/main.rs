@@ -16,4 +16,5 @@ mod report_json;
 mod sandbox;
 mod scripting;
 mod secrets;
+mod snapshots;
 mod support;

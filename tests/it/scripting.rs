@@ -149,3 +149,86 @@ fn completions_and_man_pages_come_from_the_argument_definitions() {
         "exit codes are in the check page"
     );
 }
+
+#[test]
+fn list_stages_only_and_quiet_shape_the_check_report() {
+    let listed = doctor().args(["check", "--list-stages"]).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "inputs",
+            "keys",
+            "database",
+            "discovery",
+            "assertion",
+            "token",
+            "scopes",
+            "patient"
+        ]
+    );
+    assert!(listed.contains("patient     17"), "{listed}");
+
+    let keys = tempfile::tempdir().unwrap();
+    crate::support::keygen_into(keys.path());
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let check = |extra: &[&str]| {
+        let out = doctor()
+            .args(extra)
+            .args(["check", "--base-url", &base, "--client-id", "c", "--key"])
+            .arg(keys.path().join("private-key.pem"))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+
+    // Only inputs asked: nothing after it runs, so no network and a healthy exit.
+    let (code, out) = check(&["--color", "never"]);
+    assert_eq!(code, 13);
+    let only = doctor()
+        .args([
+            "check",
+            "--only",
+            "inputs",
+            "--base-url",
+            &base,
+            "--client-id",
+            "c",
+            "--key",
+        ])
+        .arg(keys.path().join("private-key.pem"))
+        .output()
+        .unwrap();
+    let only_out = String::from_utf8(only.stdout).unwrap();
+    assert_eq!(only.status.code(), Some(0), "{only_out}");
+    assert!(
+        only_out.contains("inputs") && !only_out.contains("discovery"),
+        "{only_out}"
+    );
+    assert!(out.contains("discovery"), "{out}");
+
+    let (code, quiet) = check(&["-q"]);
+    assert_eq!(code, 13);
+    assert!(
+        !quiet.contains("[ok]"),
+        "quiet shows only what is not a pass:\n{quiet}"
+    );
+    assert!(
+        quiet.contains("[FAIL] discovery") && quiet.contains("result: failed"),
+        "{quiet}"
+    );
+
+    let bad = doctor()
+        .args(["check", "--only", "tokn", "--base-url", &base])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown stage \"tokn\""));
+}

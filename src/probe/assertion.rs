@@ -72,24 +72,31 @@ fn own_faults(ctx: &Context<'_>, compact: &str, aud: &str) -> Vec<Fault> {
 
 fn judge(ctx: &Context<'_>, faults: &[Fault], aud: &str) -> StageOutcome {
     let family = ctx.family();
-    let refused: Vec<&Fault> = faults.iter().filter(|f| f.is_refused()).collect();
-    let lines = faults
-        .iter()
-        .map(|f| format!("{} (fix: {})", f.what, f.fix));
-    if let Some(first) = refused.first() {
+    // The headline fault is the finding and the fix; evidence lists the others.
+    let others = |headline: &Fault| {
+        faults
+            .iter()
+            .filter(|f| !std::ptr::eq(*f, headline))
+            .map(|f| format!("also: {} (fix: {})", f.what, f.fix))
+            .collect::<Vec<_>>()
+    };
+    if let Some(first) = faults.iter().find(|f| f.is_refused()) {
         return StageOutcome::fail(
             STAGE,
             format!("the assertion breaks {family} rules: {}", first.what),
         )
-        .evidence_lines(lines)
+        .evidence_lines(others(first))
         .fix(first.fix.clone());
     }
     if let Some(skew) = clock_skew(ctx) {
-        return skew.evidence_lines(lines);
+        let all = faults
+            .iter()
+            .map(|f| format!("also: {} (fix: {})", f.what, f.fix));
+        return skew.evidence_lines(all);
     }
     if let Some(first) = faults.first() {
         return StageOutcome::warn(STAGE, first.what.clone())
-            .evidence_lines(lines)
+            .evidence_lines(others(first))
             .fix(first.fix.clone());
     }
     StageOutcome::pass(

@@ -156,6 +156,19 @@ fn setting_for(url: &Url, options: &NetworkOptions) -> Option<ProxySetting> {
     own.or_else(|| env.all.clone())
 }
 
+/// Checks one proxy value, for a caller (the configuration file) that names the key itself.
+pub fn check_value(value: &str) -> Result<(), String> {
+    let setting = ProxySetting {
+        origin: String::new(),
+        value: value.to_string(),
+    };
+    match parse_proxy(&setting) {
+        Ok(_) => Ok(()),
+        Err(NetError::BadProxy { detail, .. }) => Err(format!("{value:?}: {detail}")),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 /// A proxy URL; a bare `host:port` means `http://host:port`, as curl and reqwest read it.
 fn parse_proxy(setting: &ProxySetting) -> Result<Url, NetError> {
     let bad = |detail: &str| NetError::BadProxy {

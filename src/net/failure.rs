@@ -141,25 +141,25 @@ fn tls_kind(error: &rustls::Error) -> FailureKind {
     }
 }
 
-/// The rustls error in a chain. `io::Error` hides its inner error from `source()`, so each
-/// one is opened with `get_ref()`.
+/// The rustls error in a chain.
 fn find_rustls<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
-    chain(error).find_map(|e| {
-        e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        })
-    })
+    chain(error).find_map(|e| e.downcast_ref::<rustls::Error>())
 }
 
+/// An error and its causes. `io::Error` hides the error it wraps from `source()` (and
+/// reqwest nests them: an `Other` around the `InvalidData` that holds rustls's error), so
+/// each one is opened with `get_ref()`.
 fn chain<'a>(
     error: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     let mut next = Some(error);
     std::iter::from_fn(move || {
         let current = next?;
-        next = current.source();
+        let wrapped = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn StdError + 'static));
+        next = wrapped.or_else(|| current.source());
         Some(current)
     })
 }
@@ -187,6 +187,8 @@ mod tests {
     fn rustls_errors_inside_io_errors_are_found() {
         let inner = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, inner);
+        // As reqwest hands it over: one io::Error inside another.
+        let io = std::io::Error::other(io);
         assert_eq!(classify_source(&io), FailureKind::UntrustedCertificate);
         let inner = rustls::Error::InvalidCertificate(CertificateError::Expired);
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, inner);

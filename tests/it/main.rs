@@ -7,6 +7,7 @@ mod e2e;
 mod families;
 mod fix_scopes;
 mod keygen;
+mod network;
 mod regressions;
 mod sandbox;
 mod scripting;

@@ -58,6 +58,14 @@ impl NetworkOptions {
         }
     }
 
+    /// The warning every run with `--insecure` must show, so that it never passes unseen.
+    pub fn insecure_warning(&self) -> Option<&'static str> {
+        self.insecure.then_some(
+            "--insecure is on: TLS certificates are not checked, so this run cannot tell \
+             a real OpenEMR from anyone in between; never use it in production",
+        )
+    }
+
     /// A warning line when an exchange that finished took longer than `slow_after`.
     pub fn slow_warning(&self, url: &str, took: Duration) -> Option<String> {
         (took > self.slow_after).then(|| {
@@ -91,6 +99,16 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(5)), "5 s");
         assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(human_duration(Duration::from_millis(250)), "250 ms");
+    }
+
+    #[test]
+    fn insecure_runs_carry_a_warning() {
+        assert_eq!(NetworkOptions::default().insecure_warning(), None);
+        let insecure = NetworkOptions {
+            insecure: true,
+            ..NetworkOptions::default()
+        };
+        assert!(insecure.insecure_warning().unwrap().contains("not checked"));
     }
 
     #[test]

@@ -302,6 +302,9 @@ pub struct CheckArgs {
     /// List the stages, what each checks and its exit code, and exit.
     #[arg(long)]
     pub list_stages: bool,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 /// Arguments of `inspect`.
@@ -361,6 +364,45 @@ pub struct InspectArgs {
     pub timeout: u64,
 }
 
+/// How `check` reaches OpenEMR over the network. Each may also come from the environment or
+/// the configuration file.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetworkArgs {
+    /// Seconds to open a connection, TLS handshake included [default: 5].
+    #[arg(long, env = "OEMR_DOCTOR_CONNECT_TIMEOUT", value_name = "SECS",
+          value_parser = parse_secs)]
+    pub connect_timeout: Option<u64>,
+
+    /// Warn about any exchange that takes longer than this many seconds [default: 3].
+    #[arg(long, env = "OEMR_DOCTOR_SLOW", value_name = "SECS", value_parser = parse_secs)]
+    pub slow: Option<u64>,
+
+    /// PEM file of CA certificates to trust besides the public roots, for a server with a
+    /// private CA or a self-signed certificate.
+    #[arg(long, env = "OEMR_DOCTOR_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// DANGEROUS: accept any TLS certificate, with no check of its issuer, name or dates, so
+    /// that anyone on the path can read and change the traffic. Every run with it says so in
+    /// a warning. Use it only to look past a certificate problem, never in production.
+    #[arg(long, env = "OEMR_DOCTOR_INSECURE")]
+    pub insecure: bool,
+
+    /// Proxy for every request, http://HOST:PORT, instead of HTTPS_PROXY/HTTP_PROXY/ALL_PROXY
+    /// (NO_PROXY still applies).
+    #[arg(long, env = "OEMR_DOCTOR_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+}
+
+fn parse_secs(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 second".to_string()),
+        Ok(secs) => Ok(secs),
+        Err(_) => Err(format!("{text:?} is not a whole number of seconds")),
+    }
+}
+
 /// Arguments of `sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -388,6 +430,14 @@ pub struct SandboxArgs {
     /// (master, late 2026).
     #[arg(long, default_value = "f1", value_parser = parse_family)]
     pub family: Family,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) instead of plain HTTP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn parse_family(name: &str) -> Result<Family, String> {

@@ -32,6 +32,16 @@ pub struct Profile {
     pub openemr_dir: Option<PathBuf>,
     /// Seconds each network request may take.
     pub timeout: Option<u64>,
+    /// Seconds to open a connection, TLS handshake included.
+    pub connect_timeout: Option<u64>,
+    /// Seconds after which an exchange is reported as slow.
+    pub slow: Option<u64>,
+    /// PEM file of extra CA certificates to trust.
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any TLS certificate (dangerous; reported as a warning).
+    pub insecure: Option<bool>,
+    /// Proxy URL for every request.
+    pub proxy: Option<String>,
 }
 
 /// A parsed configuration file.
@@ -149,6 +159,11 @@ impl Profile {
             db_url: self.db_url.or(base.db_url),
             openemr_dir: self.openemr_dir.or(base.openemr_dir),
             timeout: self.timeout.or(base.timeout),
+            connect_timeout: self.connect_timeout.or(base.connect_timeout),
+            slow: self.slow.or(base.slow),
+            ca_cert: self.ca_cert.or(base.ca_cert),
+            insecure: self.insecure.or(base.insecure),
+            proxy: self.proxy.or(base.proxy),
         }
     }
 
@@ -166,8 +181,24 @@ impl Profile {
         if let Some(site) = &self.site {
             crate::openemr::urls::validate_site(site).map_err(|e| bad("site", e.to_string()))?;
         }
-        if self.timeout == Some(0) {
-            return Err(bad("timeout", "must be at least 1 second".to_string()));
+        for (key, secs) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("slow", self.slow),
+        ] {
+            if secs == Some(0) {
+                return Err(bad(key, "must be at least 1 second".to_string()));
+            }
+        }
+        if let Some(proxy) = &self.proxy {
+            crate::net::proxy::check_value(proxy).map_err(|e| bad("proxy", e))?;
+        }
+        if self
+            .ca_cert
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(bad("ca_cert", "must name a PEM file".to_string()));
         }
         if let Some(url) = &self.db_url {
             crate::db::DbSource::Url(url.clone())
@@ -236,5 +267,25 @@ client_id = "abc"
         assert!(err.to_string().contains("targets.a.base_url"), "{err}");
         let err = ConfigFile::parse("[targets.a]\ncolour = 1", Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn network_keys_are_read_and_checked() {
+        let text = "connect_timeout = 2\nslow = 1\nca_cert = \"ca.pem\"\ninsecure = true\n\
+                    proxy = \"http://127.0.0.1:3128\"\n[targets.a]\ninsecure = false\n";
+        let file = ConfigFile::parse(text, Path::new("x.toml")).unwrap();
+        let profile = file.profile(Some("a")).unwrap();
+        assert_eq!(profile.connect_timeout, Some(2));
+        assert_eq!(profile.slow, Some(1));
+        assert_eq!(profile.ca_cert, Some(PathBuf::from("ca.pem")));
+        assert_eq!(profile.insecure, Some(false));
+        assert_eq!(profile.proxy.as_deref(), Some("http://127.0.0.1:3128"));
+        let err = ConfigFile::parse("connect_timeout = 0", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("connect_timeout"), "{err}");
+        let err = ConfigFile::parse("[targets.b]\nproxy = \"socks5://h:1\"", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("targets.b.proxy"), "{err}");
+        let err = ConfigFile::parse("insecure = \"yes\"", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("insecure"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod keys;
+pub mod net;
 pub mod openemr;
 pub mod probe;
 pub mod report;

@@ -6,6 +6,7 @@ use super::{db_source, Failure, Outcome};
 use crate::cli::CheckArgs;
 use crate::config::Profile;
 use crate::db::{redact_url, DbSource};
+use crate::net::{self, NetworkOptions, ProxyEnv};
 use crate::probe::{self, CheckConfig, ProbeOptions, StageId, Status};
 use crate::report::human;
 
@@ -117,6 +118,49 @@ pub fn resolve(args: &CheckArgs, profile: &Profile) -> Result<CheckConfig, Failu
         scopes: scope.split_whitespace().map(str::to_string).collect(),
         db,
         timeout: Duration::from_secs(timeout),
+    })
+}
+
+/// The network settings of `check`, resolved like [`resolve`]: flags and environment, then
+/// the configuration file, then the defaults. A `--ca-cert` file that cannot be used and an
+/// unusable proxy (flag, file or environment) are usage errors, found before any request.
+pub fn network_options(args: &CheckArgs, profile: &Profile) -> Result<NetworkOptions, Failure> {
+    let net = &args.network;
+    let p = profile.clone();
+    let secs = |flag: Option<u64>, file: Option<u64>, default: u64| {
+        Duration::from_secs(flag.or(file).unwrap_or(default).max(1))
+    };
+    let options = NetworkOptions {
+        connect_timeout: secs(
+            net.connect_timeout,
+            p.connect_timeout,
+            net::DEFAULT_CONNECT_TIMEOUT_SECS,
+        ),
+        timeout: secs(args.timeout, p.timeout, net::DEFAULT_TIMEOUT_SECS),
+        slow_after: secs(net.slow, p.slow, net::DEFAULT_SLOW_SECS),
+        ca_cert: net.ca_cert.clone().or(p.ca_cert),
+        // A flag can only switch it on, so the file's `insecure = true` is undone by editing
+        // the file, not by a flag.
+        insecure: net.insecure || p.insecure.unwrap_or(false),
+        proxy: net.proxy.clone().or(p.proxy),
+        proxy_env: ProxyEnv::from_process(),
+    };
+    check_network_options(&options)?;
+    Ok(options)
+}
+
+fn check_network_options(options: &NetworkOptions) -> Result<(), Failure> {
+    if let Some(path) = &options.ca_cert {
+        net::read_ca_file(path).map_err(|e| {
+            Failure::usage(e).hint(
+                "--ca-cert (OEMR_DOCTOR_CA_CERT, ca_cert) takes a PEM file with one or more \
+                 -----BEGIN CERTIFICATE----- blocks",
+            )
+        })?;
+    }
+    net::proxy::check_settings(options).map_err(|e| {
+        Failure::usage(e)
+            .hint("a proxy is written http://HOST:PORT (or http://USER:PASS@HOST:PORT)")
     })
 }
 

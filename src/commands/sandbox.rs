@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use super::{Failure, Outcome};
 use crate::cli::SandboxArgs;
 use crate::db::DbSource;
-use crate::sandbox::{prepare_database_for, set_global, Sandbox, SandboxConfig};
+use crate::sandbox::{prepare_database_for, set_global, Sandbox, SandboxConfig, TlsIdentity};
 
 /// Runs the sandbox.
 pub async fn run(args: &SandboxArgs) -> Outcome {
@@ -25,7 +25,16 @@ pub async fn run(args: &SandboxArgs) -> Outcome {
         // A JWKS served on this machine is the usual case for a local emulator.
         allow_loopback_jwks_uri: true,
     };
-    let sandbox = Sandbox::start(config).await.map_err(Failure::runtime)?;
+    let sandbox = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let identity = TlsIdentity::from_files(cert, key).map_err(Failure::usage)?;
+            // A certificate or key that does not load is the user's input to fix.
+            identity.server_config().map_err(Failure::usage)?;
+            Sandbox::start_tls(config, identity).await
+        }
+        _ => Sandbox::start(config).await,
+    }
+    .map_err(Failure::runtime)?;
     let base = sandbox.base_url();
     if args.init {
         set_global(&db, "site_addr_oath", &sandbox.site_addr())

@@ -164,7 +164,7 @@ mod tests {
         };
         let text = render_with(&report(), options);
         assert!(text.is_ascii(), "{text}");
-        assert!(text.contains("[ok]   inputs    fine\n"), "{text}");
+        assert!(text.contains("[ok]   inputs    fine  (0 ms)\n"), "{text}");
         assert!(
             text.contains("[warn] scopes    requested but not granted"),
             "{text}"

@@ -31,6 +31,7 @@ mod refusal;
 mod reply;
 mod seed;
 mod store;
+mod tls;
 mod token;
 mod uri_guard;
 
@@ -53,6 +54,7 @@ use crate::openemr::Family;
 use profile::Profile;
 
 pub use seed::{prepare_database, prepare_database_for, set_global, SEEDED_PATIENT_UUID};
+pub use tls::TlsIdentity;
 
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
@@ -107,6 +109,8 @@ struct Shared {
 /// A running sandbox.
 pub struct Sandbox {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     webroot: String,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
@@ -114,9 +118,26 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Checks the config, connects to the database, makes the server key, binds and starts
-    /// serving in the background; returns as soon as the socket listens.
+    /// serving plain HTTP in the background; returns as soon as the socket listens.
     pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        Sandbox::start_with(config, None).await
+    }
+
+    /// The same, serving HTTPS with `identity`.
+    pub async fn start_tls(
+        config: SandboxConfig,
+        identity: TlsIdentity,
+    ) -> anyhow::Result<Sandbox> {
+        Sandbox::start_with(config, Some(identity)).await
+    }
+
+    async fn start_with(
+        config: SandboxConfig,
+        identity: Option<TlsIdentity>,
+    ) -> anyhow::Result<Sandbox> {
         let webroot = check_config(&config)?;
+        // A bad certificate or key is reported before anything else is set up.
+        let tls = identity.map(|i| i.server_config()).transpose()?;
         let db = config
             .db
             .connect()
@@ -144,18 +165,24 @@ impl Sandbox {
             .await
             .with_context(|| format!("the sandbox cannot listen on {}", config.bind))?;
         let addr = listener.local_addr()?;
-        let (shutdown, task) = serve(listener, router(shared));
+        let app = router(shared);
+        let (scheme, (shutdown, task)) = match tls {
+            None => ("http", serve(listener, app)),
+            Some(tls) => ("https", serve(tls::TlsListener::new(listener, tls)?, app)),
+        };
         let family = config.family;
-        tracing::info!(%addr, %webroot, %family, "OpenEMR sandbox (an emulator) listening");
+        tracing::info!(%addr, %scheme, %webroot, %family, "OpenEMR sandbox (an emulator) listening");
         Ok(Sandbox {
             addr,
+            scheme,
             webroot,
             shutdown,
             task,
         })
     }
 
-    /// The address clients reach OpenEMR at: `http://127.0.0.1:PORT` plus the web root.
+    /// The address clients reach OpenEMR at: `http://127.0.0.1:PORT` (or `https://`) plus
+    /// the web root.
     pub fn base_url(&self) -> String {
         format!("{}{}", self.site_addr(), self.webroot)
     }
@@ -163,7 +190,7 @@ impl Sandbox {
     /// The value global `site_addr_oath` should hold for this sandbox: scheme, host and port
     /// only, because OpenEMR appends the web root itself.
     pub fn site_addr(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// The socket address the sandbox listens on.
@@ -210,7 +237,11 @@ fn check_config(config: &SandboxConfig) -> anyhow::Result<String> {
     Ok(webroot.to_string())
 }
 
-fn serve(listener: tokio::net::TcpListener, app: Router) -> (oneshot::Sender<()>, JoinHandle<()>) {
+fn serve<L>(listener: L, app: Router) -> (oneshot::Sender<()>, JoinHandle<()>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (shutdown, signal) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app)

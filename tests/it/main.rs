@@ -11,6 +11,7 @@ mod field_cases;
 mod fix_scopes;
 mod inspect;
 mod keygen;
+mod network;
 mod regressions;
 mod report_json;
 mod sandbox;

@@ -106,7 +106,6 @@ pub fn resolve(args: &CheckArgs, profile: &Profile) -> Result<CheckConfig, Failu
         .clone()
         .or(p.scope)
         .unwrap_or_else(|| "system/Patient.read".into());
-    let timeout = args.timeout.or(p.timeout).unwrap_or(15).max(1);
     let db = db_source(&args.db, profile, &site);
     Ok(CheckConfig {
         fix_db_args: fix_db_args(db.as_ref()),
@@ -117,7 +116,7 @@ pub fn resolve(args: &CheckArgs, profile: &Profile) -> Result<CheckConfig, Failu
         jwks_path: args.jwks.clone().or(p.jwks),
         scopes: scope.split_whitespace().map(str::to_string).collect(),
         db,
-        timeout: Duration::from_secs(timeout),
+        network: network_options(args, profile)?,
     })
 }
 
@@ -186,9 +185,18 @@ fn log_effective(config: &CheckConfig) {
         jwks = ?config.jwks_path,
         scopes = ?config.scopes,
         db = ?db,
-        timeout_secs = config.timeout.as_secs(),
+        timeout_secs = config.network.timeout.as_secs(),
+        connect_timeout_secs = config.network.connect_timeout.as_secs(),
+        insecure = config.network.insecure,
+        ca_cert = ?config.network.ca_cert,
         "effective configuration"
     );
+    if let Ok(url) = url::Url::parse(&config.base_url) {
+        match crate::net::route(&url, &config.network) {
+            Ok(route) => tracing::info!(route = %route.describe(), "network route"),
+            Err(e) => tracing::info!(error = %e, "network route"),
+        }
+    }
 }
 
 /// How the printed fix commands reach the same database, with no password in them.

@@ -216,7 +216,10 @@ fn check_config(base: &str, source: &DbSource, paths: &KeyPaths, db: &Database) 
         scopes: vec!["system/Patient.read".to_string()],
         db: Some(source.clone()),
         fix_db_args: format!("--db-url {}", super::check::shell_word(&db.target)),
-        timeout: Duration::from_secs(10),
+        network: crate::net::NetworkOptions {
+            timeout: Duration::from_secs(10),
+            ..crate::net::NetworkOptions::default()
+        },
     }
 }
 

@@ -125,7 +125,7 @@ impl<'a> Context<'a> {
     pub fn new(config: &'a CheckConfig, options: ProbeOptions) -> Context<'a> {
         Context {
             config,
-            http: Http::with_clock_offset(config.timeout, options.clock_offset_secs),
+            http: Http::with_clock_offset(&config.network, options.clock_offset_secs),
             options,
             urls: None,
             key: None,

@@ -13,7 +13,7 @@ use crate::openemr::{scopes, Family};
 use super::context::Context;
 use super::database::origin;
 use super::http::{Answer, BodyKind, Http};
-use super::{StageId, StageOutcome};
+use super::{StageId, StageOutcome, Status};
 
 const STAGE: StageId = StageId::Discovery;
 
@@ -103,7 +103,46 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
         }
     };
     record(ctx, &found);
-    judge(ctx, &urls.token(), &found.metadata)
+    let outcome = judge(ctx, &urls.token(), &found.metadata);
+    with_tls_facts(outcome, &urls.base, &ctx.config.network).await
+}
+
+/// For an https base URL, the TLS version and certificate from a handshake of our own (the
+/// HTTP client does not expose them); SMART asks for TLS 1.2 or later.
+async fn with_tls_facts(
+    outcome: StageOutcome,
+    base: &str,
+    options: &crate::net::NetworkOptions,
+) -> StageOutcome {
+    let Ok(url) = url::Url::parse(base) else {
+        return outcome;
+    };
+    match crate::net::probe_tls(&url, options).await {
+        Ok(None) => outcome,
+        Ok(Some(facts)) => {
+            let mut line = format!("TLS: {}, {}", facts.version, facts.cipher_suite);
+            if let Some(cert) = &facts.certificate {
+                let (subject, issuer, until) = (&cert.subject, &cert.issuer, &cert.not_after);
+                line.push_str(&format!(
+                    "; certificate {subject}, issued by {issuer}, valid until {until}"
+                ));
+            }
+            let outcome = outcome.evidence(line);
+            match (facts.version.meets_smart_minimum(), outcome.status) {
+                (false, Status::Pass) => StageOutcome {
+                    status: Status::Warn,
+                    finding: format!(
+                        "the server negotiated {}; SMART asks for TLS 1.2 or later",
+                        facts.version
+                    ),
+                    fix: Some("enable TLS 1.2 or 1.3 on the server or its proxy".into()),
+                    ..outcome
+                },
+                _ => outcome,
+            }
+        }
+        Err(e) => outcome.evidence(format!("TLS: a handshake of our own failed: {e}")),
+    }
 }
 
 /// The JSON of a discovery answer, or the failure that names what came instead.

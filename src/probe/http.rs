@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, LOCATION};
+
+use crate::net::{FailureKind, NetworkOptions};
 use serde_json::Value;
 
 /// A request that got no HTTP answer, named with its URL.
@@ -11,9 +13,9 @@ use serde_json::Value;
 pub enum NetError {
     #[error("connection refused at {url} (is OpenEMR running and listening there?)")]
     Refused { url: String },
-    #[error("no answer from {url} within {secs} s (timeout)")]
-    Timeout { url: String, secs: u64 },
-    #[error("the TLS certificate of {url} does not verify: {detail}")]
+    #[error("{detail}")]
+    Timeout { url: String, detail: String },
+    #[error("{detail}")]
     Tls { url: String, detail: String },
     #[error("cannot connect to {url}: {detail}")]
     Connect { url: String, detail: String },
@@ -139,30 +141,38 @@ fn html_title(html: &str) -> Option<String> {
 /// jwks_uri whose chain does not verify here will not verify for OpenEMR either.
 pub struct Http {
     client: reqwest::Client,
-    timeout: Duration,
+    options: NetworkOptions,
     /// Seconds added to this machine's clock (to reproduce a drifted client).
     clock_offset: i64,
+    /// Warnings about slow exchanges, collected until a stage takes them.
+    slow: std::sync::Mutex<Vec<String>>,
 }
 
 impl Http {
-    /// A client with `timeout` per request and no redirect following.
+    /// A client with `timeout` per request and no redirect following, trusting the public
+    /// roots and honouring the proxy variables.
     pub fn new(timeout: Duration) -> Result<Http, String> {
-        Http::with_clock_offset(timeout, 0)
+        let options = NetworkOptions {
+            timeout,
+            ..NetworkOptions::from_process_env()
+        };
+        Http::with_clock_offset(&options, 0)
     }
 
-    /// The same, with this machine's clock read `clock_offset` seconds off.
-    pub fn with_clock_offset(timeout: Duration, clock_offset: i64) -> Result<Http, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .user_agent(concat!("oemr-doctor/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up HTTP: {e}"))?;
+    /// A client for `options`, with this machine's clock read `clock_offset` seconds off.
+    pub fn with_clock_offset(options: &NetworkOptions, clock_offset: i64) -> Result<Http, String> {
+        let client = crate::net::build_client(options).map_err(|e| e.to_string())?;
         Ok(Http {
             client,
-            timeout,
+            options: options.clone(),
             clock_offset,
+            slow: Default::default(),
         })
+    }
+
+    /// The exchanges slower than the `--slow` threshold since the last call, as warnings.
+    pub fn take_slow(&self) -> Vec<String> {
+        std::mem::take(&mut *self.slow.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// `GET url`, with a bearer token when given.
@@ -196,7 +206,8 @@ impl Http {
             .execute(request)
             .await
             .map_err(|e| self.net_error(url, &e))?;
-        log_exchange(&method, url, &response, started.elapsed());
+        let status = response.status().as_u16();
+        crate::net::log_exchange(method.as_str(), url, status, response.headers());
         let header = |name| {
             response
                 .headers()
@@ -208,8 +219,13 @@ impl Http {
         let content_type = header(CONTENT_TYPE);
         let date = header(DATE);
         let received_at = chrono::Utc::now().timestamp() + self.clock_offset;
-        let status = response.status().as_u16();
         let body = self.read_body(url, &mut response).await?;
+        if let Some(note) = self.options.slow_warning(url, started.elapsed()) {
+            self.slow
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(note);
+        }
         Ok(Answer {
             url: url.to_string(),
             status,
@@ -245,81 +261,23 @@ impl Http {
 
     fn net_error(&self, url: &str, error: &reqwest::Error) -> NetError {
         let url = url.to_string();
-        if error.is_timeout() {
-            let secs = self.timeout.as_secs().max(1);
-            return NetError::Timeout { url, secs };
-        }
-        let root = root_cause(error);
-        if refused(error) {
-            return NetError::Refused { url };
-        }
-        if is_certificate_error(&root) {
-            return NetError::Tls { url, detail: root };
-        }
-        if error.is_connect() {
-            return NetError::Connect { url, detail: root };
-        }
-        NetError::Other { url, detail: root }
-    }
-}
-
-/// Response headers that carry no secret, shown at `-v`.
-const SAFE_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "date",
-    "location",
-    "www-authenticate",
-    "server",
-    "cache-control",
-];
-
-/// One `-v` line per exchange: status, URL, time taken and the safe headers; never the
-/// Authorization header, cookies or the body.
-fn log_exchange(method: &reqwest::Method, url: &str, response: &reqwest::Response, took: Duration) {
-    let headers: Vec<String> = SAFE_HEADERS
-        .iter()
-        .filter_map(|name| {
-            let value = response.headers().get(*name)?.to_str().ok()?;
-            Some(format!("{name}: {value}"))
-        })
-        .collect();
-    tracing::info!(
-        %method,
-        %url,
-        status = response.status().as_u16(),
-        took_ms = took.as_millis() as u64,
-        headers = ?headers,
-        "HTTP exchange"
-    );
-}
-
-/// Whether rustls refused the peer's certificate (unknown issuer, incomplete chain, expiry,
-/// wrong name).
-fn is_certificate_error(root: &str) -> bool {
-    let lower = root.to_ascii_lowercase();
-    lower.contains("certificate") || lower.contains("unknownissuer")
-}
-
-fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
+        let kind = crate::net::classify(error);
+        let detail = crate::net::describe_kind(&kind, &self.options, &url);
+        match kind {
+            FailureKind::ConnectTimeout | FailureKind::AnswerTimeout => {
+                NetError::Timeout { url, detail }
             }
+            FailureKind::Refused => NetError::Refused { url },
+            FailureKind::UntrustedCertificate
+            | FailureKind::HostnameMismatch
+            | FailureKind::Expired
+            | FailureKind::NotYetValid
+            | FailureKind::TlsTooOld
+            | FailureKind::OtherTls(_) => NetError::Tls { url, detail },
+            FailureKind::Other(_) if error.is_connect() => NetError::Connect { url, detail },
+            FailureKind::Other(_) => NetError::Other { url, detail },
         }
-        source = e.source();
     }
-    false
-}
-
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut last = error;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
 }
 
 #[cfg(test)]

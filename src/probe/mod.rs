@@ -42,8 +42,8 @@ pub struct CheckConfig {
     /// The arguments that make `oemr-doctor fix-scopes` reach the same database, already
     /// redacted, for the fix commands the report prints (empty when DATABASE_URL does it).
     pub fix_db_args: String,
-    /// Timeout of each network request.
-    pub timeout: Duration,
+    /// Timeouts, trust and proxies for every request.
+    pub network: crate::net::NetworkOptions,
 }
 
 /// How a check runs, beside what it checks.
@@ -251,10 +251,37 @@ pub async fn run_with(config: &CheckConfig, options: ProbeOptions) -> Report {
             None => run_stage(&mut ctx, stage).await,
         };
         outcome.duration = started.elapsed();
+        let outcome = network_notes(&ctx, stage, outcome);
         ctx.record(stage, outcome.status);
         report.stages.push(outcome);
     }
     report
+}
+
+/// Adds what the network layer noticed to a stage: exchanges slower than `--slow`, and on the
+/// inputs stage the `--insecure` warning, so neither can pass unseen.
+fn network_notes(ctx: &Context<'_>, stage: StageId, mut outcome: StageOutcome) -> StageOutcome {
+    let mut notes = ctx.http.as_ref().map(|h| h.take_slow()).unwrap_or_default();
+    if stage == StageId::Inputs {
+        notes.extend(ctx.config.network.insecure_warning().map(str::to_string));
+    }
+    if notes.is_empty() {
+        return outcome;
+    }
+    if outcome.status == Status::Pass {
+        outcome.status = Status::Warn;
+        outcome.fix = Some(
+            match ctx.config.network.insecure && stage == StageId::Inputs {
+                true => "drop --insecure; trust the server's CA with --ca-cert PATH instead".into(),
+                false => {
+                    "look at the server's load or the network path; --slow SECS sets the threshold"
+                        .into()
+                }
+            },
+        );
+    }
+    outcome.evidence.extend(notes);
+    outcome
 }
 
 async fn run_stage(ctx: &mut Context<'_>, stage: StageId) -> StageOutcome {

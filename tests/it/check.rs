@@ -53,7 +53,10 @@ fn config(base_url: &str, key_path: &Path) -> CheckConfig {
         scopes: vec![PATIENT_READ.to_string()],
         db: None,
         fix_db_args: String::new(),
-        timeout: Duration::from_secs(5),
+        network: oemr_doctor::net::NetworkOptions {
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
     }
 }
 
@@ -594,14 +597,14 @@ async fn a_server_that_never_answers_is_named_as_a_timeout() {
         }
     });
     let mut config = config(&format!("http://{addr}"), &files.path);
-    config.timeout = Duration::from_secs(1);
+    config.network.timeout = Duration::from_secs(1);
     let report = probe::run(&config).await;
     task.abort();
 
     assert_status(&report, StageId::Discovery, Status::Fail);
     let discovery = stage(&report, StageId::Discovery);
     assert!(
-        discovery.finding.contains("within 1 s (timeout)"),
+        discovery.finding.contains("no complete answer within 1 s"),
         "{}",
         discovery.finding
     );

@@ -93,7 +93,10 @@ async fn a_web_root_and_a_non_default_site_work_end_to_end() {
         scopes: vec!["system/Patient.read".to_string()],
         db: Some(DbSource::Url(db.url.clone())),
         fix_db_args: String::new(),
-        timeout: std::time::Duration::from_secs(5),
+        network: oemr_doctor::net::NetworkOptions {
+            timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
     };
     let report = probe::run(&config).await;
     assert!(sandbox.base_url().ends_with("/openemr"));

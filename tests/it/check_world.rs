@@ -2,7 +2,6 @@
 //! with a registered client and its key, assertions signed at test time, and the binary.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header};
 use oemr_doctor::db::DbSource;
@@ -91,7 +90,10 @@ impl World {
             scopes: scope.split_whitespace().map(str::to_string).collect(),
             db: Some(DbSource::Url(self.db.url.clone())),
             fix_db_args: String::new(),
-            timeout: Duration::from_secs(5),
+            network: oemr_doctor::net::NetworkOptions {
+                timeout: std::time::Duration::from_secs(5),
+                ..Default::default()
+            },
         }
     }
 

@@ -577,3 +577,60 @@ async fn the_sandbox_command_serves_https_with_tls_cert_and_tls_key() {
     assert_eq!(answer.status(), 200);
     drop(running);
 }
+
+/// check end to end over HTTPS: the TLS version reported, an untrusted certificate named with
+/// its fix, and --insecure passing but said loudly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_over_https_reports_tls_and_names_trust_problems() {
+    let db = TestDb::new().await;
+    let ca = TestCa::new();
+    let sandbox = https_sandbox(&db, ca.identity(&["127.0.0.1"], false)).await;
+    let database = db.database().await;
+    oemr_doctor::sandbox::set_global(&database, "site_addr_oath", &sandbox.site_addr())
+        .await
+        .unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let jwks = crate::support::keygen_into(keys.path());
+    crate::support::register_client(&db.pool, "tls-client", "system/Patient.read", &jwks).await;
+    let check = |extra: &[&str]| {
+        let out = crate::support::doctor()
+            .args([
+                "check",
+                "--base-url",
+                &sandbox.base_url(),
+                "--client-id",
+                "tls-client",
+            ])
+            .arg("--key")
+            .arg(keys.path().join("private-key.pem"))
+            .env("DATABASE_URL", &db.url)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+
+    let ca_path = ca.pem_path().display().to_string();
+    let (code, out) = check(&["--ca-cert", &ca_path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TLS: TLS 1.3"), "{out}");
+    assert!(out.contains("issued by CN=oemr-doctor test CA"), "{out}");
+
+    let (code, out) = check(&[]);
+    assert_eq!(code, 13, "{out}");
+    assert!(
+        out.contains("--ca-cert"),
+        "the untrusted certificate names its fix:\n{out}"
+    );
+
+    let (code, out) = check(&["--insecure"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("[warn] inputs") && out.contains("--insecure is on"),
+        "{out}"
+    );
+    sandbox.stop().await;
+}

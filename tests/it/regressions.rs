@@ -274,5 +274,36 @@ async fn an_oversized_answer_is_cut_off_and_each_exchange_is_logged_at_v() {
     task.abort();
     assert_eq!(code, 13, "{out}");
     assert!(out.contains("sent more than 4 MiB"), "{out}");
-    assert!(out.contains("HTTP exchange method=GET"), "{out}");
+    assert!(out.contains("exchange method=GET"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_exchange_is_warned_about_at_the_stage_that_made_it() {
+    let app = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        axum::http::StatusCode::NOT_FOUND
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let keys = key_dir();
+    let (code, out) = run(doctor()
+        .args([
+            "check",
+            "--only",
+            "discovery",
+            "--slow",
+            "1",
+            "--base-url",
+            &format!("http://{addr}"),
+        ])
+        .args(["--client-id", "c", "--key"])
+        .arg(keys.path().join("private-key.pem")));
+    task.abort();
+    assert_eq!(code, 13, "{out}");
+    let discovery = out.split("discovery").nth(1).unwrap_or_default();
+    assert!(
+        discovery.contains("took 1.3 s to answer (more than 1 s)"),
+        "{out}"
+    );
 }

@@ -81,7 +81,10 @@ pub enum ConfigError {
         path: PathBuf,
         known: String,
     },
-    #[error("--target {0:?} needs a configuration file ({FILE_NAME} here or in your config directory, or --config)")]
+    #[error(
+        "--target {0:?} needs a configuration file ({FILE_NAME} here or in your config \
+        directory, or --config)"
+    )]
     NoFile(String),
 }
 

@@ -311,7 +311,9 @@ mod tests {
         );
         assert_eq!(request.fields()["scope"], "a b");
         let multipart = CapturedRequest {
-            body: "--X\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n--X--\r\n".into(),
+            body: "--X\r\nContent-Disposition: form-data; \
+                name=\"grant_type\"\r\n\r\nclient_credentials\r\n--X--\r\n"
+                .into(),
             ..CapturedRequest::default()
         };
         assert_eq!(multipart.body_format(), BodyFormat::Multipart);

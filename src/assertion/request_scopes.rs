@@ -33,7 +33,10 @@ pub fn scope_fault(scope: &str, family: Family) -> Option<Fault> {
     if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == scope) {
         return Some(Fault::refused(
             "scope-old-docs",
-            format!("scope {scope:?} is from old OpenEMR docs; current servers refuse it (invalid_scope)"),
+            format!(
+                "scope {scope:?} is from old OpenEMR docs; current servers refuse it \
+                (invalid_scope)"
+            ),
             format!("request {new} to download export files"),
         ));
     }

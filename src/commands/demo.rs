@@ -129,12 +129,20 @@ async fn steps(db: &Database, source: &DbSource, base: &str, keep: bool) -> Outc
     register(db, &jwks.to_json())
         .await
         .map_err(Failure::runtime)?;
-    step(3, "Registered a client with that JWKS", &format!("registered scopes {REGISTERED_SCOPES:?}: no system/Patient.read, as registration often leaves them"));
+    step(
+        3,
+        "Registered a client with that JWKS",
+        &format!(
+            "registered scopes \
+        {REGISTERED_SCOPES:?}: no system/Patient.read, as registration often leaves them"
+        ),
+    );
 
     let config = check_config(base, source, &paths, db);
     let first = probe::run(&config).await;
     let command = format!(
-        "oemr-doctor check --base-url {base} --client-id {CLIENT_ID} --key {} --jwks {} --db-url {}",
+        "oemr-doctor check --base-url {base} --client-id {CLIENT_ID} --key {} --jwks {} \
+            --db-url {}",
         paths.private.display(),
         paths.jwks.display(),
         super::check::shell_word(&db.target),
@@ -142,7 +150,8 @@ async fn steps(db: &Database, source: &DbSource, base: &str, keep: bool) -> Outc
     println!("\n$ {command}");
     print!("{}", human::render_with(&first, super::render_options()));
     expect_dropped_scope(&first)?;
-    step(4, "check named the failure", "the token was granted, system/Patient.read was silently dropped, the Patient read was refused, and the report blamed the registered scopes");
+    step(4, "check named the failure", "the token was granted, system/Patient.read was \
+        silently dropped, the Patient read was refused, and the report blamed the registered scopes");
 
     let row = db
         .find_client(&ClientSelector::Id(CLIENT_ID.into()))

@@ -28,8 +28,10 @@ pub async fn run(args: &FixScopesArgs, profile: &Profile) -> Outcome {
         .unwrap_or_else(|| "default".into());
     crate::openemr::urls::validate_site(&site).map_err(Failure::usage)?;
     let source = db_source(&args.db, profile, &site).ok_or_else(|| {
-        Failure::usage(anyhow::anyhow!("no database given"))
-            .hint("pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set DATABASE_URL), or --openemr-dir PATH")
+        Failure::usage(anyhow::anyhow!("no database given")).hint(
+            "pass --db-url mysql://USER:PASSWORD@HOST:PORT/DATABASE (or set \
+                DATABASE_URL), or --openemr-dir PATH",
+        )
     })?;
     let db = source.connect().await.map_err(Failure::runtime)?;
     tracing::info!(database = %db.target, "connected");
@@ -74,7 +76,10 @@ fn finish(
     match written {
         None => println!("\nDry run: nothing was written. Add --apply to write this change."),
         Some(row) => {
-            println!("\nWritten: 1 row of oauth_clients updated; OpenEMR uses it from the next token request.");
+            println!(
+                "\nWritten: 1 row of oauth_clients updated; OpenEMR uses it from the next \
+                token request."
+            );
             print!("{}", describe(row));
         }
     }
@@ -198,7 +203,10 @@ fn warn_backend_misfits(scopes_text: &str) {
                  token carrying it can be put in patient context and refused"
             );
         } else if scope.starts_with("user/") {
-            eprintln!("warning: {scope:?} does nothing for a client_credentials token (system/ scopes do)");
+            eprintln!(
+                "warning: {scope:?} does nothing for a client_credentials token (system/ \
+                scopes do)"
+            );
         }
     }
 }

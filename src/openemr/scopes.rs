@@ -123,7 +123,10 @@ pub enum ScopeProblem {
     Whitespace(String),
     #[error("scope {0:?} is a wildcard; OpenEMR has no system/*.read, name each resource")]
     Wildcard(String),
-    #[error("scope {0:?} is a Standard-API lowercase spelling, useless to a system client; FHIR needs {1:?}")]
+    #[error(
+        "scope {0:?} is a Standard-API lowercase spelling, useless to a system client; \
+        FHIR needs {1:?}"
+    )]
     Lowercase(String, String),
     #[error("scope {0:?} is a SMART v2 scope, which {1} does not know; use {2:?}")]
     V2OnV1(String, Family, String),

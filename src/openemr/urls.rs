@@ -17,7 +17,8 @@ pub enum BaseUrlError {
     )]
     UserInfo(String),
     #[error(
-        "{url:?} already points inside OpenEMR ({inside}); give the install's address, such as {suggestion:?}"
+        "{url:?} already points inside OpenEMR ({inside}); give the install's address, such as \
+            {suggestion:?}"
     )]
     Inside {
         url: String,

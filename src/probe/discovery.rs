@@ -166,7 +166,8 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
         (200, BodyKind::Json(value)) => Ok(value.clone()),
         (501, _) => fail(
             format!("the FHIR API is switched off: {} answered 501", answer.url),
-            "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > Connectors",
+            "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > \
+                Connectors",
         ),
         (400, BodyKind::Json(body)) if body.to_string().contains("site error") => fail(
             format!(
@@ -176,11 +177,18 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
             "pass the right --site (the folder name under sites/, usually default)",
         ),
         (400, BodyKind::Empty) => fail(
-            format!("{} answered 400 with an empty body: OpenEMR does not know this site id", answer.url),
+            format!(
+                "{} answered 400 with an empty body: OpenEMR does not know this site id",
+                answer.url
+            ),
             "pass the right --site (the folder name under sites/, usually default)",
         ),
         (_, BodyKind::Html(_)) => fail(
-            format!("{} answered an HTML page, not the {what} JSON: a login page or a proxy, not OpenEMR's API", answer.url),
+            format!(
+                "{} answered an HTML page, not the {what} JSON: a login page or a proxy, \
+                not OpenEMR's API",
+                answer.url
+            ),
             "check --base-url: it must be the OpenEMR install's address (with its web root)",
         ),
         (404, _) => fail(
@@ -192,7 +200,10 @@ pub fn json_document(answer: &Answer, what: &str) -> Result<Value, StageOutcome>
             "check --base-url: something other than OpenEMR answers there",
         ),
         (status, _) => fail(
-            format!("{} answered HTTP {status} instead of the {what}", answer.url),
+            format!(
+                "{} answered HTTP {status} instead of the {what}",
+                answer.url
+            ),
             "check the OpenEMR server's error log",
         ),
     }

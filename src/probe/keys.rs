@@ -307,17 +307,29 @@ pub fn judge(key_match: &KeyMatch) -> StageOutcome {
             StageOutcome::fail(STAGE, format!("the key set ({source}) {why}"))
                 .fix("check the --jwks path: it must name the JWKS file registered for the client")
         }
-        KeyMatch::Unusable { source, why } => {
-            StageOutcome::fail(STAGE, format!("the registered key set ({source}) is unusable: {why}"))
-                .fix("store a JSON key set {\"keys\":[...]} holding this key's public JWK")
-        }
+        KeyMatch::Unusable { source, why } => StageOutcome::fail(
+            STAGE,
+            format!(
+                "the registered key set ({source}) is unusable: \
+                {why}"
+            ),
+        )
+        .fix("store a JSON key set {\"keys\":[...]} holding this key's public JWK"),
         KeyMatch::Mismatch { source, detail } => StageOutcome::fail(
             STAGE,
             format!("the private key is not in the registered key set ({source})"),
         )
         .evidence(detail.clone())
-        .fix("sign with the private key whose public half is registered, or register this key's public JWK"),
-        KeyMatch::Matched { first_rsa: false, kid, index, source } => StageOutcome::warn(
+        .fix(
+            "sign with the private key whose public half is registered, or register this \
+            key's public JWK",
+        ),
+        KeyMatch::Matched {
+            first_rsa: false,
+            kid,
+            index,
+            source,
+        } => StageOutcome::warn(
             STAGE,
             format!(
                 "the key matches key #{} ({}) of {source}, but OpenEMR verifies with the first \

@@ -61,13 +61,33 @@ pub fn judge(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
         (401, BodyKind::Json(body)) => token_rejected(body),
         (403, _) => StageOutcome::fail(STAGE, format!("HTTP 403: {}", answer.describe()))
             .fix("the FHIR API refused the token's role; check the client's registration"),
-        (501, _) => StageOutcome::fail(STAGE, format!("the FHIR API is switched off: {} answered 501", answer.url))
-            .fix("turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config > Connectors"),
-        (400, BodyKind::Empty) => StageOutcome::fail(STAGE, "HTTP 400 with an empty body: OpenEMR does not know this site id")
-            .fix("pass the right --site"),
+        (501, _) => StageOutcome::fail(
+            STAGE,
+            format!(
+                "the FHIR API is switched off: {} \
+            answered 501",
+                answer.url
+            ),
+        )
+        .fix(
+            "turn on \"Enable OpenEMR Standard FHIR REST API\" in Administration > Config \
+                > Connectors",
+        ),
+        (400, BodyKind::Empty) => StageOutcome::fail(
+            STAGE,
+            "HTTP 400 with an empty body: \
+            OpenEMR does not know this site id",
+        )
+        .fix("pass the right --site"),
         (_, BodyKind::Html(title)) => StageOutcome::fail(
             STAGE,
-            format!("HTTP {} with an HTML page{}: not an OpenEMR API answer", answer.status, title.as_ref().map_or(String::new(), |t| format!(" ({t:?})"))),
+            format!(
+                "HTTP {} with an HTML page{}: not an OpenEMR API answer",
+                answer.status,
+                title
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(" ({t:?})"))
+            ),
         )
         .fix("check --base-url: a login page or a proxy answers instead of the FHIR API"),
         _ => StageOutcome::fail(STAGE, format!("unexpected answer: {}", answer.describe())),

@@ -100,7 +100,8 @@ mod tests {
 
     #[test]
     fn commands_are_cut_out_of_the_prose() {
-        let fix = "oemr-doctor fix-scopes --client-id c --add system/Patient.read --apply, then request a new token";
+        let fix = "oemr-doctor fix-scopes --client-id c --add system/Patient.read --apply, \
+            then request a new token";
         assert_eq!(
             command_in(fix).as_deref(),
             Some("oemr-doctor fix-scopes --client-id c --add system/Patient.read --apply")

@@ -171,7 +171,8 @@ impl Sandbox {
             Some(tls) => ("https", serve(tls::TlsListener::new(listener, tls)?, app)),
         };
         let family = config.family;
-        tracing::info!(%addr, %scheme, %webroot, %family, "OpenEMR sandbox (an emulator) listening");
+        tracing::info!(%addr, %scheme, %webroot, %family, "OpenEMR sandbox (an emulator) \
+            listening");
         Ok(Sandbox {
             addr,
             scheme,

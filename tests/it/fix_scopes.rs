@@ -142,7 +142,8 @@ async fn set_enable_and_grant_types_are_written_together() {
         .assert()
         .success();
     let (scope, enabled, grants): (String, i64, String) = sqlx::query_as(
-        "SELECT scope, CAST(is_enabled AS SIGNED), grant_types FROM oauth_clients WHERE client_id = 'cid-1'",
+        "SELECT scope, CAST(is_enabled AS SIGNED), grant_types FROM oauth_clients WHERE \
+            client_id = 'cid-1'",
     )
     .fetch_one(&db.pool)
     .await

@@ -119,7 +119,10 @@ async fn report_system_scopes_off() {
 async fn report_apis_off() {
     let scene = Scene::new(PATIENT).await;
     scene
-        .sql("UPDATE globals SET gl_value = '0' WHERE gl_name IN ('rest_api', 'rest_fhir_api', 'rest_portal_api')")
+        .sql(
+            "UPDATE globals SET gl_value = '0' WHERE gl_name IN ('rest_api', 'rest_fhir_api', \
+            'rest_portal_api')",
+        )
         .await;
     scene.snapshot("apis_off", None).await;
 }

@@ -63,15 +63,29 @@ pub fn assertion_rejected(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
     }
     match &ctx.key_match {
         KeyMatch::Mismatch { source, detail } => proven.push(cause(
-            format!("the assertion is signed with a key that is not in the registered key set ({source}: {detail})"),
-            "sign with the private key whose public half is registered, or register this key's public JWK",
+            format!(
+                "the assertion is signed with a key that is not in the registered key set \
+                ({source}: {detail})"
+            ),
+            "sign with the private key whose public half is registered, or register this key's \
+                public JWK",
         )),
-        KeyMatch::Matched { first_rsa: false, index, source, .. } => proven.push(cause(
-            format!("OpenEMR verifies with the first RSA key of {source}, and this key is key #{}", index + 1),
+        KeyMatch::Matched {
+            first_rsa: false,
+            index,
+            source,
+            ..
+        } => proven.push(cause(
+            format!(
+                "OpenEMR verifies with the first RSA key of {source}, and this key is key \
+                #{}",
+                index + 1
+            ),
             "move this key to the front of the key set",
         )),
         KeyMatch::NoJwks => candidates.push(cause(
-            "the signature does not verify: the registered key set may not hold this key (none was at hand to compare)",
+            "the signature does not verify: the registered key set may not hold this key (none \
+                was at hand to compare)",
             "pass --jwks with the registered key set, or the database, to compare the key",
         )),
         _ => {}
@@ -117,12 +131,21 @@ fn aud_causes(ctx: &Context<'_>, proven: &mut Vec<Cause>, candidates: &mut Vec<C
     match expected_aud(ctx) {
         Some(expected) if expected != aud => proven.push(cause(
             format!("aud is {aud} but the server expects {expected} (built from its Site Address)"),
-            format!("sign aud as {expected}, or set Site Address in {CONNECTORS} to the origin clients use"),
+            format!(
+                "sign aud as {expected}, or set Site Address in {CONNECTORS} to the origin \
+                clients use"
+            ),
         )),
         Some(_) => {}
         None => candidates.push(cause(
-            format!("the server expects another aud than {aud} (it builds it from its Site Address, or from the request's Host when that is empty, as behind a TLS proxy)"),
-            format!("set Site Address (site_addr_oath) in {CONNECTORS} to the public origin and sign aud with the advertised token endpoint"),
+            format!(
+                "the server expects another aud than {aud} (it builds it from its Site \
+                Address, or from the request's Host when that is empty, as behind a TLS proxy)"
+            ),
+            format!(
+                "set Site Address (site_addr_oath) in {CONNECTORS} to the public origin \
+                and sign aud with the advertised token endpoint"
+            ),
         )),
     }
 }
@@ -216,9 +239,20 @@ fn registration_candidates(ctx: &Context<'_>) -> Vec<Cause> {
             format!("client {id} is disabled (new system clients start disabled)"),
             "enable it in Admin > System > API Clients (give --db-url so oemr-doctor can check)",
         ),
-        cause(format!("no client {id} is registered on this server"), "check --client-id"),
-        cause("the registered key set is missing or unusable (no RSA key, not a {\"keys\":[...]} object, jwks_uri unreachable)", "register the client's public key set"),
-        cause("the client is not confidential", "register it as a confidential (private) app"),
+        cause(
+            format!("no client {id} is registered on this server"),
+            "check --client-id",
+        ),
+        cause(
+            "the registered key set is missing or unusable (no RSA key, not a \
+            {\"keys\":[...]} object, jwks_uri unreachable)",
+            "register the client's public key \
+                set",
+        ),
+        cause(
+            "the client is not confidential",
+            "register it as a confidential (private) app",
+        ),
     ]
 }
 
@@ -231,7 +265,8 @@ pub fn scope_refused(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOutco
     let headline = format!("the server refused scope {scope} (400 invalid_scope)");
     let quirk = requested.contains(&"api:oemr") && !requested.contains(&"api:fhir");
     if quirk && names_fhir_resource(&scope) {
-        let text = "OpenEMR 7.0.3 and older load no FHIR scopes when the request names api:oemr without api:fhir";
+        let text = "OpenEMR 7.0.3 and older load no FHIR scopes when the request names \
+            api:oemr without api:fhir";
         return outcome(
             &headline,
             vec![cause(
@@ -256,17 +291,37 @@ pub fn scope_refused(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOutco
         );
     }
     let fix = format!("turn on \"Enable OpenEMR FHIR System Scopes\" in {CONNECTORS}");
-    match ctx.globals().map(|g| g.value("rest_system_scopes_api").to_string()) {
+    match ctx
+        .globals()
+        .map(|g| g.value("rest_system_scopes_api").to_string())
+    {
         Some(value) if value != "1" => outcome(
             &headline,
-            vec![cause(format!("FHIR system scopes are off: global rest_system_scopes_api is {value:?}, it must be \"1\""), fix)],
+            vec![cause(
+                format!(
+                    "FHIR system scopes are off: global rest_system_scopes_api is \
+                {value:?}, it must be \"1\""
+                ),
+                fix,
+            )],
             vec![],
         ),
-        Some(_) => outcome(&headline, vec![], vec![cause("this server version does not support the scope", "remove it from --scope")]),
+        Some(_) => outcome(
+            &headline,
+            vec![],
+            vec![cause(
+                "this server version does not support \
+            the scope",
+                "remove it from --scope",
+            )],
+        ),
         None => outcome(
             &headline,
             vec![],
-            vec![cause("FHIR system scopes are off (global rest_system_scopes_api must be \"1\")", fix)],
+            vec![cause(
+                "FHIR system scopes are off (global rest_system_scopes_api must be \"1\")",
+                fix,
+            )],
         ),
     }
 }
@@ -288,7 +343,10 @@ pub fn apis_off(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
     );
     let mut outcome = StageOutcome::fail(STAGE, finding)
         .evidence(answer.describe())
-        .fix(format!("turn on \"Enable OpenEMR Standard FHIR REST API\" in {CONNECTORS}, then enable the client"));
+        .fix(format!(
+            "turn on \"Enable OpenEMR Standard FHIR REST API\" in {CONNECTORS}, then \
+            enable the client"
+        ));
     if confirmed == Some(true) {
         outcome = outcome.evidence("the database confirms: all three API globals are off");
     }
@@ -306,12 +364,14 @@ pub fn server_error(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
             "rerun OpenEMR's setup or upgrade, which creates the oe-system user",
         )
     };
-    let key_cause = |source: &str, why: &str| {
-        cause(
-        format!("the registered key material is broken ({source}: {why}); OpenEMR crashes reading it"),
+    let key_cause =
+        |source: &str, why: &str| {
+            cause(
+        format!("the registered key material is broken ({source}: {why}); OpenEMR crashes \
+            reading it"),
         "store valid JSON {\"keys\":[...]} in oauth_clients.jwks, or make jwks_uri serve it",
     )
-    };
+        };
     let mut proven = Vec::new();
     if not_set_up || user_missing {
         proven.push(user_cause());

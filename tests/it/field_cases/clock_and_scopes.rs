@@ -233,11 +233,17 @@ async fn g06_space_separated_grant_types_are_refused_on_f3_and_warned_before() {
     let (code, out, _) = run(&mut world.check(PATIENT));
     world.stop().await;
     assert_eq!(code, 12, "{out}");
-    assert_has(&out, &[
-        "grant_types \"client_credentials refresh_token\" is not |-separated",
-        "400 unauthorized_client",
-        &format!("oemr-doctor fix-scopes --client-id {CLIENT} --grant-types client_credentials --apply"),
-    ]);
+    assert_has(
+        &out,
+        &[
+            "grant_types \"client_credentials refresh_token\" is not |-separated",
+            "400 unauthorized_client",
+            &format!(
+                "oemr-doctor fix-scopes --client-id {CLIENT} --grant-types client_credentials \
+            --apply"
+            ),
+        ],
+    );
     let world = World::new(Family::F1, PATIENT).await;
     world.set_client("grant_types", Some(value)).await;
     let report = probe::run(&world.config(PATIENT)).await;

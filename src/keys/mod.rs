@@ -75,17 +75,18 @@ impl PrivateKey {
             format,
             detail: e.to_string(),
         };
-        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+        let label = pem_label(text);
+        if label == Some("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
             return Err(KeyError::Encrypted(p));
         }
-        if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        if label == Some("RSA PRIVATE KEY") {
             let key = RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| malformed("PKCS#1", &e))?;
             return Ok(PrivateKey {
                 key,
                 format: "PKCS#1",
             });
         }
-        if text.contains("-----BEGIN PRIVATE KEY-----") {
+        if label == Some("PRIVATE KEY") {
             return match RsaPrivateKey::from_pkcs8_pem(text) {
                 Ok(key) => Ok(PrivateKey {
                     key,
@@ -171,22 +172,31 @@ fn pkcs8_algorithm(text: &str) -> Option<String> {
 }
 
 fn classify_other_pem(text: &str, p: PathBuf) -> KeyError {
-    if text.contains("-----BEGIN EC PRIVATE KEY-----") {
-        return KeyError::NotRsa {
-            path: p,
-            kind: "EC".into(),
-        };
+    let kind = match pem_label(text) {
+        Some("EC PRIVATE KEY") => "EC",
+        Some("OPENSSH PRIVATE KEY") => "OpenSSH-format",
+        Some(label) if label.contains("PUBLIC KEY") || label == "CERTIFICATE" => {
+            return KeyError::PublicNotPrivate(p)
+        }
+        _ => return KeyError::NotPem(p),
+    };
+    KeyError::NotRsa {
+        path: p,
+        kind: kind.into(),
     }
-    if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
-        return KeyError::NotRsa {
-            path: p,
-            kind: "OpenSSH-format".into(),
-        };
-    }
-    if text.contains("PUBLIC KEY-----") || text.contains("-----BEGIN CERTIFICATE-----") {
-        return KeyError::PublicNotPrivate(p);
-    }
-    KeyError::NotPem(p)
+}
+
+/// The label of the first PEM block (`PRIVATE KEY`, `RSA PRIVATE KEY`, ...), which says what
+/// the file holds before anything is decoded.
+pub fn pem_label(text: &str) -> Option<&str> {
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let end = start + text[start..].find("-----")?;
+    Some(text[start..end].trim())
+}
+
+/// A PEM block with `label` around `body`, for tests and error examples.
+pub fn pem_block(label: &str, body: &str) -> String {
+    format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
 }
 
 /// A file written in full beside its final path, not yet in place.
@@ -248,25 +258,29 @@ mod tests {
     #[test]
     fn encrypted_and_public_keys_are_named() {
         let p = Path::new("k.pem");
-        let enc =
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
+        let enc = pem_block("ENCRYPTED PRIVATE KEY", "AAAA");
         assert!(matches!(
-            PrivateKey::from_pem(enc, p),
+            PrivateKey::from_pem(&enc, p),
             Err(KeyError::Encrypted(_))
         ));
-        let public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----";
+        let public = pem_block("PUBLIC KEY", "AAAA");
         assert!(matches!(
-            PrivateKey::from_pem(public, p),
+            PrivateKey::from_pem(&public, p),
             Err(KeyError::PublicNotPrivate(_))
         ));
         assert!(matches!(
             PrivateKey::from_pem("hello", p),
             Err(KeyError::NotPem(_))
         ));
-        let bad = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----";
+        let bad = pem_block("RSA PRIVATE KEY", "AAAA");
         assert!(matches!(
-            PrivateKey::from_pem(bad, p),
+            PrivateKey::from_pem(&bad, p),
             Err(KeyError::Malformed { .. })
+        ));
+        let ec = pem_block("EC PRIVATE KEY", "AAAA");
+        assert!(matches!(
+            PrivateKey::from_pem(&ec, p),
+            Err(KeyError::NotRsa { .. })
         ));
     }
 }

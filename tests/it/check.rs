@@ -95,7 +95,7 @@ fn assert_no_secrets(report: &Report, key: &PrivateKey) {
 async fn an_encrypted_key_fails_keys_and_skips_the_assertion() {
     let files = key_files();
     let path = files.dir.path().join("enc.pem");
-    let pem = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let pem = oemr_doctor::keys::pem_block("ENCRYPTED PRIVATE KEY", "MIIB");
     std::fs::write(&path, pem).unwrap();
     let base = format!("http://127.0.0.1:{}", closed_port());
     let report = probe::run(&config(&base, &path)).await;

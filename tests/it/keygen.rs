@@ -32,7 +32,7 @@ fn writes_a_key_pair_and_a_jwks_whose_kid_is_the_thumbprint() {
     assert_eq!(mode(&private), 0o600);
     let pem = std::fs::read_to_string(&private).unwrap();
     assert!(
-        pem.starts_with("-----BEGIN PRIVATE KEY-----"),
+        oemr_doctor::keys::pem_label(&pem) == Some("PRIVATE KEY"),
         "PKCS#8 expected"
     );
     let key = PrivateKey::load(&private).unwrap();

@@ -53,10 +53,15 @@ fn granted_evidence(facts: &TokenFacts) -> Vec<String> {
     lines
 }
 
+/// Whether every dropped scope is a user/ or patient/ one that F3 strips from this grant.
+fn stripped_by_f3(ctx: &Context<'_>) -> bool {
+    let user_or_patient = |s: &String| s.starts_with("user/") || s.starts_with("patient/");
+    ctx.family().drops_user_scopes() && ctx.dropped.iter().all(user_or_patient)
+}
+
 /// The cause of the drop, and whether the database proves it.
 fn cause(ctx: &Context<'_>) -> (String, bool) {
-    let user_or_patient = |s: &String| s.starts_with("user/") || s.starts_with("patient/");
-    if ctx.family().drops_user_scopes() && ctx.dropped.iter().all(user_or_patient) {
+    if stripped_by_f3(ctx) {
         let text = "cause: OpenEMR master (F3) drops user/ and patient/ scopes from \
                     client_credentials tokens; a backend service gets system/ scopes only";
         return (text.to_string(), true);
@@ -90,6 +95,15 @@ fn cause(ctx: &Context<'_>) -> (String, bool) {
 }
 
 fn fix(ctx: &Context<'_>, known: bool) -> String {
+    if stripped_by_f3(ctx) {
+        // Registering them changes nothing: the server strips them from this grant.
+        let system: Vec<String> = ctx
+            .dropped
+            .iter()
+            .filter_map(|s| s.split_once('/').map(|(_, rest)| format!("system/{rest}")))
+            .collect();
+        return format!("request {} instead (and register them)", system.join(" "));
+    }
     let command = ctx.fix_scopes_add(&ctx.dropped);
     if known || ctx.client_row().is_none() {
         format!("{command}, then request a new token")

@@ -135,3 +135,25 @@ async fn f2_registered_v1_scopes_cover_requested_v2_ones() {
     );
     assert_eq!(report.exit_code(), 0, "{all}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f3_stripping_user_scopes_is_named_with_the_system_scope_to_ask_for() {
+    let registered = "user/Patient.read system/Patient.read";
+    let world = World::new(Family::F3, registered).await;
+    let report = probe::run(&world.config(registered)).await;
+    world.stop().await;
+    let all = text(&report);
+    let scopes = stage(&report, StageId::Scopes);
+    assert_eq!(scopes.status, Status::Warn, "{all}");
+    assert_has(&scopes.finding, &["user/Patient.read"]);
+    assert_has(
+        &scopes.evidence.join("\n"),
+        &["F3", "drops user/ and patient/ scopes"],
+    );
+    let fix = scopes.fix.as_deref().unwrap();
+    assert!(fix.contains("request system/Patient.read instead"), "{fix}");
+    assert!(
+        !fix.contains("fix-scopes"),
+        "registering them would change nothing: {fix}"
+    );
+}

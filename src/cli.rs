@@ -287,7 +287,7 @@ pub struct CheckArgs {
     pub family: Option<Family>,
 
     /// Seconds each network request may take [default: 15].
-    #[arg(long, env = "OEMR_DOCTOR_TIMEOUT", value_name = "SECS")]
+    #[arg(long, env = "OEMR_DOCTOR_TIMEOUT", value_name = "SECS", value_parser = parse_secs)]
     pub timeout: Option<u64>,
 
     /// Print a JSON document (schema oemr-doctor/check/v1) on stdout instead of the report.

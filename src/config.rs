@@ -117,6 +117,10 @@ impl ConfigFile {
             detail: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
         file.path = path.to_path_buf();
+        // Paths in the file mean what they say wherever oemr-doctor runs from.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        file.defaults.anchor(dir);
+        file.targets.values_mut().for_each(|t| t.anchor(dir));
         file.defaults.check(path, "")?;
         for (name, target) in &file.targets {
             target.check(path, &format!("targets.{name}."))?;
@@ -167,6 +171,23 @@ impl Profile {
             ca_cert: self.ca_cert.or(base.ca_cert),
             insecure: self.insecure.or(base.insecure),
             proxy: self.proxy.or(base.proxy),
+        }
+    }
+
+    /// Makes relative file paths relative to `dir`, the configuration file's directory.
+    fn anchor(&mut self, dir: &Path) {
+        for path in [
+            &mut self.key,
+            &mut self.jwks,
+            &mut self.openemr_dir,
+            &mut self.ca_cert,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
         }
     }
 
@@ -255,6 +276,16 @@ client_id = "abc"
         assert_eq!(profile.timeout, Some(20));
         assert_eq!(profile.client_id.as_deref(), Some("abc"));
         assert_eq!(file.profile(None).unwrap().client_id, None);
+        let anchored = ConfigFile::parse(
+            "key = \"keys/k.pem\"\njwks = \"/abs/j.json\"",
+            Path::new("/etc/od/x.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            anchored.defaults.key,
+            Some(PathBuf::from("/etc/od/keys/k.pem"))
+        );
+        assert_eq!(anchored.defaults.jwks, Some(PathBuf::from("/abs/j.json")));
         let err = file.profile(Some("nope")).unwrap_err().to_string();
         assert!(err.contains("\"nope\"") && err.contains("clinic2"), "{err}");
     }

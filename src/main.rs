@@ -7,7 +7,10 @@ use oemr_doctor::cli::{self as commands_cli, Cli, ColorChoice};
 use oemr_doctor::commands;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     // The sandbox's log is the emulated server's log, where OpenEMR keeps its reasons: show it.
     let server_log = matches!(cli.command, commands_cli::Command::Sandbox(_));
     init_color(cli.color);
@@ -32,6 +35,26 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// clap's own message and exit code; with `--json` on the command line, stdout also gets the
+/// error document, so a script reading JSON never gets an empty stdout.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    );
+    if !informational && std::env::args().any(|a| a == "--json") {
+        let rendered = error.render().to_string();
+        let first = rendered.lines().next().unwrap_or("invalid arguments");
+        let message = first.trim_start_matches("error: ").to_string();
+        let failure =
+            commands::Failure::usage(anyhow::anyhow!(message)).hint("see --help for the arguments");
+        commands::print_json(&commands::failure_json(&failure));
+    }
+    let _ = error.print();
+    ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
 }
 
 fn init_logging(verbose: u8, quiet: bool, server_log: bool) {

@@ -69,12 +69,17 @@ impl DecodedJwt {
     }
 
     /// A numeric claim in whole seconds (fractions are cut, as OpenEMR's library reads them).
+    ///
+    /// Values are clamped to ±10^13 s (hundreds of thousands of years), so a hostile or
+    /// mistaken number (u64::MAX, 1e300, i64::MIN) can never overflow the time arithmetic; it
+    /// still reads as absurdly far off, which is what the rules report.
     pub fn claim_secs(&self, name: &str) -> Option<i64> {
+        const LIMIT: f64 = 1e13;
         let value = self.claims.get(name)?;
-        value
-            .as_i64()
-            .or_else(|| value.as_f64().map(|f| f as i64))
-            .or_else(|| value.as_str()?.trim().parse().ok())
+        let secs = value
+            .as_f64()
+            .or_else(|| value.as_str()?.trim().parse::<f64>().ok())?;
+        secs.is_finite().then(|| secs.clamp(-LIMIT, LIMIT) as i64)
     }
 
     /// `aud` as a list: a string or an array of strings.

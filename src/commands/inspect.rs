@@ -57,7 +57,15 @@ fn read_assertion(args: &InspectArgs) -> Result<Option<String>, Failure> {
         (None, Some(path)) => read_source(path).map_err(Failure::usage)?,
         (None, None) => return Ok(None),
     };
-    Ok(Some(text.trim().to_string()))
+    let text = text.trim();
+    if text.is_empty() {
+        // What a script passes when the variable meant to hold the JWT is unset: not a pass.
+        return Err(
+            Failure::usage(anyhow::anyhow!("the assertion given is empty"))
+                .hint("pass the compact JWT your code sent (is the variable holding it unset?)"),
+        );
+    }
+    Ok(Some(text.to_string()))
 }
 
 fn read_request(args: &InspectArgs) -> Result<Option<CapturedRequest>, Failure> {

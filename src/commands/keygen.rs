@@ -26,7 +26,10 @@ pub fn run(args: &KeygenArgs) -> Outcome {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create directory {}", args.out.display()))
-        .map_err(Failure::runtime)?;
+        .map_err(|e| match args.out.exists() && !args.out.is_dir() {
+            true => Failure::usage(e).hint("--out names a directory to write the key files into"),
+            false => Failure::runtime(e),
+        })?;
     let paths = KeyPaths::new(&args.out);
     if !args.force {
         refuse_existing(&paths)?;

@@ -113,7 +113,11 @@ pub fn profile(cli: &Cli) -> Result<Profile, Failure> {
 
 fn config_failure(error: ConfigError) -> Failure {
     match error {
-        ConfigError::Read { .. } => Failure::runtime(error),
+        // A file that exists but cannot be read is this machine's problem; a path that names
+        // nothing is the caller's.
+        ConfigError::Read { ref source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+            Failure::runtime(error)
+        }
         other => Failure::usage(other),
     }
 }

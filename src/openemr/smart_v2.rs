@@ -303,3 +303,17 @@ mod tests {
         assert!(!allows(&["user/Patient.read"]));
     }
 }
+
+#[cfg(test)]
+mod registered_column_tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_columns_parse_and_malformed_ones_do_not() {
+        assert!(parse_registered("openid api:fhir site:default system/Patient.read").is_ok());
+        assert!(parse_registered("openid system/*.$export system/Patient.rs").is_ok());
+        assert!(parse_registered("openid  system/Patient.read").is_err());
+        assert!(parse_registered("openid system/Patient.read ").is_err());
+        assert!(parse_registered("system/Patient.sr").is_err());
+    }
+}

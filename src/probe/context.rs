@@ -194,9 +194,21 @@ impl<'a> Context<'a> {
     }
 
     /// The `fix-scopes` command that adds `scopes` to the registered ones.
+    ///
+    /// Each scope is spelled as this family can store it (a SMART v2 scope on a v1-only server
+    /// becomes its v1 form), so the command is one fix-scopes accepts.
     pub fn fix_scopes_add(&self, scopes: &[String]) -> String {
-        let list = scopes.join(" ");
-        let quoted = if scopes.len() > 1 {
+        use crate::openemr::scopes::{validate, ScopeProblem};
+        let family = self.family();
+        let storable: Vec<String> = scopes
+            .iter()
+            .map(|s| match validate(s, family) {
+                Err(ScopeProblem::V2OnV1(_, _, v1)) | Err(ScopeProblem::Lowercase(_, v1)) => v1,
+                _ => s.clone(),
+            })
+            .collect();
+        let list = storable.join(" ");
+        let quoted = if storable.len() > 1 {
             format!("\"{list}\"")
         } else {
             list

@@ -70,6 +70,7 @@ pub fn run(ctx: &mut Context<'_>) -> StageOutcome {
         .or_else(|| grant_types_warning(ctx, client))
         .or_else(|| scope_warning(ctx, client))
         .or_else(|| site_address_warning(ctx, &globals))
+        .or_else(|| jwks_uri_guard_warning(ctx, client))
         .unwrap_or_else(|| healthy(client));
     outcome.evidence_lines(evidence)
 }
@@ -113,7 +114,8 @@ fn blocker(ctx: &Context<'_>, client: &ClientRow, globals: &ApiGlobals) -> Optio
                        rest_portal_api are all off): /oauth2 answers 404";
         return Some(fail(finding, enable_fhir_fix()));
     }
-    if !globals.on("rest_fhir_api") {
+    // Only F1 gates /fhir on this global; from F2 on the FHIR routes answer without it.
+    if !globals.on("rest_fhir_api") && ctx.family() < Family::F2 {
         let finding = "the FHIR API is switched off (rest_fhir_api): /fhir answers 501";
         return Some(fail(finding, enable_fhir_fix()));
     }
@@ -240,6 +242,21 @@ fn missing_for(family: Family, requested: &[String], registered: &str) -> Vec<St
 }
 
 fn scope_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
+    let family = ctx.family();
+    if family >= Family::F2 {
+        if let Err(e) = smart_v2::parse_registered(client.scope_text()) {
+            // F2 parses the column strictly and answers every token request with HTTP 500.
+            let finding = format!(
+                "oauth_clients.scope is malformed for {family} ({e}): every token request for \
+                 this client fails with HTTP 500"
+            );
+            let wanted = scopes::split_loose(client.scope_text())
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>();
+            return Some(StageOutcome::fail(STAGE, finding).fix(ctx.fix_scopes_add(&wanted)));
+        }
+    }
     let missing = missing_for(ctx.family(), &ctx.config.scopes, client.scope_text());
     let malformed = scopes::malformed_entries(client.scope_text());
     if missing.is_empty() && malformed.is_empty() {
@@ -307,6 +324,37 @@ fn site_address_warning(ctx: &Context<'_>, globals: &ApiGlobals) -> Option<Stage
         origin(base).unwrap_or_default()
     );
     Some(StageOutcome::warn(STAGE, finding).fix(fix))
+}
+
+/// F3 fetches a jwks_uri only over https and only from public addresses (its SSRF guard), so
+/// a plain-http or loopback/private jwks_uri that works on F1/F2 stops working there.
+fn jwks_uri_guard_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOutcome> {
+    if !ctx.family().requires_kid() || !client.has_jwks_uri() {
+        return None;
+    }
+    let uri = client.jwks_uri.as_deref().unwrap_or_default().trim();
+    let parsed = Url::parse(uri).ok()?;
+    let private = match parsed.host()? {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        url::Host::Ipv6(ip) => {
+            ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+        }
+    };
+    let why = match (parsed.scheme() != "https", private) {
+        (false, false) => return None,
+        (true, _) => "it is not https",
+        (false, true) => "it points at a loopback or private address",
+    };
+    let finding = format!(
+        "jwks_uri {uri} will be refused by {} ({why}): its guard fetches only https URLs on \
+         public addresses",
+        ctx.family()
+    );
+    Some(
+        StageOutcome::warn(STAGE, finding)
+            .fix("serve the JWKS over https from a public address, or register it inline (jwks)"),
+    )
 }
 
 /// An empty Site Address makes OpenEMR build the expected aud from each request's scheme and

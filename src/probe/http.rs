@@ -237,6 +237,13 @@ impl Http {
         })
     }
 
+    /// The proxy a request to `url` goes through, as logs may show it (no password).
+    fn proxy_for(&self, url: &str) -> Option<String> {
+        let parsed = url::Url::parse(url).ok()?;
+        let route = crate::net::route(&parsed, &self.options).ok()?;
+        route.proxy_url().map(crate::net::proxy::redact)
+    }
+
     /// The body as text, read in chunks and refused past [`MAX_BODY`].
     async fn read_body(
         &self,
@@ -263,6 +270,21 @@ impl Http {
         let url = url.to_string();
         let kind = crate::net::classify(error);
         let detail = crate::net::describe_kind(&kind, &self.options, &url);
+        if let Some(proxy) = self.proxy_for(&url) {
+            if matches!(kind, FailureKind::Refused | FailureKind::ConnectTimeout) {
+                // The connection that failed was to the proxy, not to OpenEMR.
+                let detail = format!(
+                    "cannot reach the proxy {proxy} on the way to {url} ({}); check --proxy or \
+                     HTTPS_PROXY/HTTP_PROXY, or add the host to NO_PROXY",
+                    if kind == FailureKind::Refused {
+                        "connection refused"
+                    } else {
+                        "connect timeout"
+                    }
+                );
+                return NetError::Connect { url, detail };
+            }
+        }
         match kind {
             FailureKind::ConnectTimeout | FailureKind::AnswerTimeout => {
                 NetError::Timeout { url, detail }

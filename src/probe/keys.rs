@@ -50,7 +50,7 @@ pub async fn run(ctx: &mut Context<'_>) -> StageOutcome {
     let outcome = match bits < crate::keys::MIN_BITS {
         true => StageOutcome::fail(STAGE, small_key(bits))
             .fix("make a 2048-bit or larger key (oemr-doctor keygen) and register its JWKS"),
-        false => with_key_set_faults(judge(&key_match), &ctx.key_faults),
+        false => with_key_set_faults(judge(&key_match, ctx.family()), &ctx.key_faults),
     };
     outcome.evidence(described)
 }
@@ -127,8 +127,10 @@ async fn registered_jwks(ctx: &Context<'_>) -> Option<FetchedKeySet> {
     let row = ctx.client_row()?;
     if row.has_jwks_uri() {
         let uri = row.jwks_uri.clone().unwrap_or_default();
-        let http = ctx.http.as_ref().ok()?;
-        return Some(fetch_uri(http, uri.trim(), family).await);
+        // OpenEMR fetches it with the public roots only: --ca-cert and --insecure, which are
+        // about reaching OpenEMR from here, must not make a jwks_uri look healthy.
+        let strict = Http::new(ctx.config.network.timeout).ok()?;
+        return Some(fetch_uri(&strict, uri.trim(), family).await);
     }
     if row.has_jwks() {
         let column = row.jwks.clone().unwrap_or_default();
@@ -296,7 +298,7 @@ fn mismatch_detail(set: &Jwks, own_thumbprint: &str) -> String {
 }
 
 /// The outcome for a key of adequate size.
-pub fn judge(key_match: &KeyMatch) -> StageOutcome {
+pub fn judge(key_match: &KeyMatch, family: crate::openemr::Family) -> StageOutcome {
     match key_match {
         KeyMatch::NoJwks => StageOutcome::warn(
             STAGE,
@@ -324,12 +326,13 @@ pub fn judge(key_match: &KeyMatch) -> StageOutcome {
             "sign with the private key whose public half is registered, or register this \
             key's public JWK",
         ),
+        // F3 picks the key by kid, so its place in the set no longer matters.
         KeyMatch::Matched {
             first_rsa: false,
             kid,
             index,
             source,
-        } => StageOutcome::warn(
+        } if !family.requires_kid() => StageOutcome::warn(
             STAGE,
             format!(
                 "the key matches key #{} ({}) of {source}, but OpenEMR verifies with the first \
@@ -372,7 +375,8 @@ mod tests {
             PrivateKey::generate(2048).unwrap(),
         );
         let first = compare(&ours, &set_of(&[&ours, &other]), "s".into());
-        assert_eq!(judge(&first).status, Status::Pass);
+        let f1 = crate::openemr::Family::F1;
+        assert_eq!(judge(&first, f1).status, Status::Pass);
         let second = compare(&ours, &set_of(&[&other, &ours]), "s".into());
         assert!(matches!(
             second,
@@ -382,9 +386,14 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(judge(&second).status, Status::Warn);
+        assert_eq!(judge(&second, f1).status, Status::Warn);
+        // F3 picks the key by kid: its place in the set does not matter there.
+        assert_eq!(
+            judge(&second, crate::openemr::Family::F3).status,
+            Status::Pass
+        );
         let none = compare(&ours, &set_of(&[&other]), "s".into());
-        assert_eq!(judge(&none).status, Status::Fail);
+        assert_eq!(judge(&none, f1).status, Status::Fail);
     }
 
     #[test]

@@ -201,7 +201,7 @@ pub fn metadata(profile: Profile, urls: &SiteUrls) -> Response {
         "date": chrono::Local::now().format("%Y-%m-%d").to_string(),
         "kind": "instance",
         "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
-        "software": {"name": "OpenEMR", "version": profile.software_version()},
+        "software": software(profile),
         "implementation": {"description": "OpenEMR FHIR API", "url": urls.fhir_base()},
         "fhirVersion": "4.0.1",
         "format": ["application/json"],
@@ -245,6 +245,14 @@ pub fn server_jwk(shared: &Shared) -> Response {
     let body = json!({"keys": [{"kty": "RSA", "n": n, "e": e, "use": "sig"}]});
     let text = serde_json::to_string_pretty(&body).expect("JSON always serialises") + "\n";
     reply::json_text(200, "application/json", text)
+}
+
+/// The CapabilityStatement's `software`, without `version` where the family sends none.
+fn software(profile: Profile) -> Value {
+    match profile.software_version() {
+        Some(version) => json!({"name": "OpenEMR", "version": version}),
+        None => json!({"name": "OpenEMR"}),
+    }
 }
 
 #[cfg(test)]

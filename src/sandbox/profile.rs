@@ -28,12 +28,14 @@ impl Profile {
     }
 
     /// `software.version` in the CapabilityStatement: composer.json's version. 6.0 (and 6.1,
-    /// whose composer.json was stale) say 6.0.0; F2 is played as 7.0.4 (8.x omits it).
-    pub fn software_version(self) -> &'static str {
+    /// whose composer.json was stale) say 6.0.0; F2 is played as 7.0.4; 8.x, and so the
+    /// late-2026 master F3 stands for, sends no version at all.
+    pub fn software_version(self) -> Option<&'static str> {
         match self.family {
-            Family::F0 => "6.0.0",
-            Family::F1 => "7.0.3",
-            Family::F2 | Family::F3 => "7.0.4",
+            Family::F0 => Some("6.0.0"),
+            Family::F1 => Some("7.0.3"),
+            Family::F2 => Some("7.0.4"),
+            Family::F3 => None,
         }
     }
 

@@ -133,7 +133,7 @@ fn unknown_keys_bad_values_and_unknown_targets_are_named() {
 
     let missing = dir.path().join("nope.toml");
     let (code, _, err) = output(doctor().arg("--config").arg(&missing).arg("check"));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a --config naming no file is the caller's mistake");
     assert!(err.contains("nope.toml"), "{err}");
 }
 

@@ -13,6 +13,7 @@ mod inspect;
 mod keygen;
 mod network;
 mod regressions;
+mod regressions_round2;
 mod report_json;
 mod sandbox;
 mod scripting;

@@ -336,6 +336,9 @@ fn names_fhir_resource(scope: &str) -> bool {
 /// 404 with an empty or JSON body on the token URL: the APIs are off (not a wrong URL).
 pub fn apis_off(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
     let confirmed = ctx.globals().map(|g| !g.any_api());
+    if confirmed == Some(false) {
+        return wrong_token_url(answer);
+    }
     let finding = format!(
         "OpenEMR's APIs are switched off: {} answered 404 (every /oauth2 URL does while rest_api, \
          rest_fhir_api and rest_portal_api are all off); this is not a wrong URL",
@@ -351,6 +354,19 @@ pub fn apis_off(ctx: &Context<'_>, answer: &Answer) -> StageOutcome {
         outcome = outcome.evidence("the database confirms: all three API globals are off");
     }
     outcome
+}
+
+/// 404 while the database shows an API switched on: this URL is not the token endpoint, most
+/// often for a missing web root (/openemr) or a wrong site.
+fn wrong_token_url(answer: &Answer) -> StageOutcome {
+    let finding = format!(
+        "{} answered 404, yet the database shows the APIs switched on: this is not the token \
+         endpoint (a missing web root such as /openemr, or a wrong site)",
+        answer.url
+    );
+    StageOutcome::fail(STAGE, finding)
+        .evidence(answer.describe())
+        .fix("pass --base-url with the install's web root (for example https://host/openemr) and the right --site")
 }
 
 /// 500: OpenEMR crashed while handling the request.

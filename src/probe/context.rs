@@ -216,6 +216,35 @@ impl<'a> Context<'a> {
         self.fix_scopes_command(&format!("--add {quoted}"))
     }
 
+    /// The `fix-scopes` command that stores grant_types the way F3 reads it: the grant types
+    /// already listed (however they were separated) plus client_credentials.
+    pub fn fix_grant_types(&self) -> String {
+        const KNOWN: [&str; 4] = [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            "password",
+        ];
+        let stored = self
+            .client_row()
+            .and_then(|r| r.grant_types.clone())
+            .unwrap_or_default();
+        let mut types: Vec<&str> = stored
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '|')
+            .filter(|t| KNOWN.contains(t))
+            .collect();
+        if !types.contains(&"client_credentials") {
+            types.push("client_credentials");
+        }
+        let list = types.join(" ");
+        let arg = if types.len() > 1 {
+            format!("\"{list}\"")
+        } else {
+            list
+        };
+        self.fix_scopes_command(&format!("--grant-types {arg}"))
+    }
+
     /// `oemr-doctor fix-scopes` for this client with `args`, reaching the same database.
     pub fn fix_scopes_command(&self, args: &str) -> String {
         let db = match self.config.fix_db_args.trim() {

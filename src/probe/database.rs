@@ -161,10 +161,7 @@ fn grant_types_blocker(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOut
         "{} (OpenEMR F3 answers 400 unauthorized_client)",
         grant_types_text(&stored)
     );
-    Some(fail(
-        finding,
-        ctx.fix_scopes_command("--grant-types client_credentials"),
-    ))
+    Some(fail(finding, ctx.fix_grant_types()))
 }
 
 /// Before F3 grant_types is not checked, but a hand-edited value breaks at the upgrade.
@@ -178,10 +175,7 @@ fn grant_types_warning(ctx: &Context<'_>, client: &ClientRow) -> Option<StageOut
         "{}; this version ignores grant_types, OpenEMR master (F3) refuses the client",
         grant_types_text(&stored)
     );
-    Some(
-        StageOutcome::warn(STAGE, finding)
-            .fix(ctx.fix_scopes_command("--grant-types client_credentials")),
-    )
+    Some(StageOutcome::warn(STAGE, finding).fix(ctx.fix_grant_types()))
 }
 
 fn system_user_blocker(ctx: &Context<'_>) -> Option<StageOutcome> {

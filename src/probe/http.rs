@@ -11,7 +11,7 @@ use serde_json::Value;
 /// A request that got no HTTP answer, named with its URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetError {
-    #[error("connection refused at {url} (is OpenEMR running and listening there?)")]
+    #[error("connection refused at {url} (is the server running and listening there?)")]
     Refused { url: String },
     #[error("{detail}")]
     Timeout { url: String, detail: String },

@@ -78,7 +78,7 @@ pub fn invalid_request(ctx: &Context<'_>, error: Option<&ErrorBody>) -> StageOut
 /// 400 unauthorized_client: F3 checks `oauth_clients.grant_types`.
 pub fn grant_type_refused(ctx: &Context<'_>) -> StageOutcome {
     let headline = "the server refused the grant (400 unauthorized_client)";
-    let fix = ctx.fix_scopes_command("--grant-types client_credentials");
+    let fix = ctx.fix_grant_types();
     let Some(row) = ctx.client_row() else {
         let text = "oauth_clients.grant_types does not list client_credentials (OpenEMR master \
                     enforces it)";

@@ -238,9 +238,10 @@ async fn g06_space_separated_grant_types_are_refused_on_f3_and_warned_before() {
         &[
             "grant_types \"client_credentials refresh_token\" is not |-separated",
             "400 unauthorized_client",
+            // The fix keeps refresh_token and stores the list |-separated.
             &format!(
-                "oemr-doctor fix-scopes --client-id {CLIENT} --grant-types client_credentials \
-            --apply"
+                "oemr-doctor fix-scopes --client-id {CLIENT} --grant-types \
+                 \"client_credentials refresh_token\" --apply"
             ),
         ],
     );

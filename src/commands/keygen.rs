@@ -19,7 +19,7 @@ pub const PUBLIC_KEY_FILE: &str = "public-key.pem";
 pub const JWKS_FILE: &str = "jwks.json";
 
 /// Runs keygen.
-pub fn run(args: &KeygenArgs) -> Outcome {
+pub fn run(args: &KeygenArgs, quiet: bool) -> Outcome {
     let urls = match &args.base_url {
         Some(base) => Some(SiteUrls::new(base, &args.site).map_err(Failure::usage)?),
         None => None,
@@ -43,10 +43,13 @@ pub fn run(args: &KeygenArgs) -> Outcome {
         let document = json_document(&paths, &kid, bits, &jwks, urls.as_ref(), name);
         super::print_json(&document);
     } else {
-        print!(
-            "{}",
-            summary(&paths, &kid, bits, &jwks, urls.as_ref(), name)
-        );
+        let text = summary(&paths, &kid, bits, &jwks, urls.as_ref(), name);
+        // -q: the kid and the files written, without the registration guidance.
+        let shown: String = match quiet {
+            true => text.lines().take(4).map(|l| format!("{l}\n")).collect(),
+            false => text,
+        };
+        print!("{shown}");
     }
     Ok(0)
 }

@@ -15,7 +15,7 @@ use crate::config::{ConfigError, ConfigFile, Profile};
 /// Runs the subcommand the command line names.
 pub async fn run(cli: &Cli) -> Outcome {
     match &cli.command {
-        Command::Keygen(args) => keygen::run(args),
+        Command::Keygen(args) => keygen::run(args, cli.quiet),
         Command::FixScopes(args) => fix_scopes::run(args, &profile(cli)?).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Check(args) => check::run(args, &profile(cli)?, cli.quiet).await,

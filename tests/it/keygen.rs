@@ -158,3 +158,20 @@ fn pkcs1_keys_load_and_broken_ones_are_named() {
         "{missing}"
     );
 }
+
+#[test]
+fn quiet_keygen_prints_the_kid_and_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = doctor()
+        .args(["-q", "keygen", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert!(
+        text.contains("kid ") && text.contains("jwks.json"),
+        "{text}"
+    );
+    assert!(!text.contains("registration"), "{text}");
+}

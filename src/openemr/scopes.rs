@@ -72,6 +72,16 @@ pub fn f1_accepts(scope: &str, request: &[&str], system_scopes: bool) -> bool {
     f1_supported(system_scopes).contains(&scope)
 }
 
+/// The FHIR resources an F1 server has a `system/<R>.read` scope for, in its own order: the
+/// resources its FHIR routes serve.
+pub fn f1_system_read_resources() -> Vec<&'static str> {
+    f1_supported(true)
+        .into_iter()
+        .filter_map(|s| s.strip_prefix("system/")?.strip_suffix(".read"))
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_uppercase()))
+        .collect()
+}
+
 /// A FHIR resource scope under `system/` (PascalCase resource or a `*` bulk scope).
 pub fn is_fhir_system_scope(scope: &str) -> bool {
     scope

@@ -1,6 +1,8 @@
 //! Everything under `/apis/`: the site check, the public FHIR documents, the bearer check and
 //! the FHIR routes, in the order OpenEMR's dispatcher applies them.
 
+use std::sync::LazyLock;
+
 use axum::http::Method;
 use axum::response::Response;
 use serde_json::Value;
@@ -12,35 +14,16 @@ use super::profile::Profile;
 use super::{discovery, patient, reply, Incoming, Shared};
 use crate::openemr::smart_v2::scopes_allow;
 
-/// The FHIR resources F1 routes; any other FHIR path is an empty 404. Only Patient has data
-/// in the sandbox: searches of the others find nothing and reads of them are 404.
-const RESOURCES: &[&str] = &[
-    "AllergyIntolerance",
-    "Appointment",
-    "CarePlan",
-    "CareTeam",
-    "Condition",
-    "Coverage",
-    "Device",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Encounter",
-    "Goal",
-    "Group",
-    "Immunization",
-    "Location",
-    "Medication",
-    "MedicationRequest",
-    "Observation",
-    "Organization",
-    "Patient",
-    "Person",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-    "ValueSet",
-];
+/// The FHIR resources F1 routes: those it has a `system/<R>.read` scope for, taken from the
+/// same recorded list the scope rules use, except Binary, whose route the sandbox does not
+/// emulate. Any other FHIR path is an empty 404. Only Patient has data in the sandbox: searches of the others find
+/// nothing and reads of them are 404.
+static RESOURCES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    crate::openemr::scopes::f1_system_read_resources()
+        .into_iter()
+        .filter(|r| *r != "Binary")
+        .collect()
+});
 
 /// Routes an `/apis/...` request. An unknown site is refused before anything else.
 pub async fn dispatch_apis(shared: &Shared, incoming: Incoming) -> Response {
